@@ -1,0 +1,107 @@
+"""Text to token ids, the one implementation that training and serving share.
+
+The whole text pipeline (normalisation, pre-tokenisation, subword model) lives in the bundle's
+`tokenizer.json`; this module only adds the head-and-tail truncation and padding around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from model.bundle import Truncation
+
+PAD_TOKEN = "[PAD]"
+UNK_TOKEN = "[UNK]"
+PAD_ID = 0
+UNK_ID = 1
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """One text after tokenisation and truncation.
+
+    `ids` is never empty: a text whose normalised form holds no token becomes a single [UNK], so
+    every row reaching the model has a length of at least one. Tokens and offsets are sliced
+    from the Rust encoding only when asked for, since `/predict` needs only the ids.
+    """
+
+    ids: list[int]
+    full_length: int  # tokens before truncation
+    encoding: Encoding | None
+    head: int  # tokens kept from the start; the rest of `ids` comes from the end
+
+    @property
+    def truncated(self) -> bool:
+        return self.full_length > len(self.ids)
+
+    def _slice(self, items: list) -> list:
+        return items if not self.truncated else _keep(items, self.head, len(self.ids) - self.head)
+
+    @property
+    def tokens(self) -> list[str]:
+        return self._slice(self.encoding.tokens) if self.encoding else [UNK_TOKEN]
+
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        return [tuple(o) for o in self._slice(self.encoding.offsets)] if self.encoding else [(0, 0)]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _keep(items: list, head: int, tail: int) -> list:
+    return items[:head] + (items[-tail:] if tail else [])
+
+
+class TextEncoder:
+    """Tokenizer plus the bundle's truncation rule."""
+
+    def __init__(self, tokenizer: Tokenizer, truncation: Truncation) -> None:
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        self.tokenizer = tokenizer
+        self.truncation = truncation
+
+    @classmethod
+    def from_file(cls, path: Path | str, truncation: Truncation) -> TextEncoder:
+        return cls(Tokenizer.from_file(str(path)), truncation)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def _truncate(self, encoding: Encoding) -> EncodedText:
+        ids = encoding.ids
+        full = len(ids)
+        if full == 0:
+            return EncodedText([UNK_ID], 0, None, 1)
+        limit, head = self.truncation.max_length, self.truncation.head_tokens
+        if full > limit:
+            ids = _keep(ids, head, limit - head)
+        return EncodedText(ids, full, encoding, head)
+
+    def encode(self, text: str) -> EncodedText:
+        return self._truncate(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def encode_batch(self, texts: Sequence[str]) -> list[EncodedText]:
+        """Encode many texts; the Rust tokenizer spreads them over its own threads."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [self._truncate(e) for e in encodings]
+
+    def ids_only(self, texts: Sequence[str]) -> list[list[int]]:
+        """Just the truncated ids, the cheap path for training data."""
+        return [e.ids for e in self.encode_batch(texts)]
+
+
+def pad_batch(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """Right-pad rows of ids with PAD_ID into an int64 matrix [batch, longest]."""
+    longest = max(len(r) for r in rows)
+    matrix = np.full((len(rows), longest), PAD_ID, dtype=np.int64)
+    for i, row in enumerate(rows):
+        matrix[i, : len(row)] = row
+    return matrix

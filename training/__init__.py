@@ -1,0 +1,1 @@
+"""Offline half: labelled text -> tokenizer -> LSTM -> verified ONNX model bundle."""

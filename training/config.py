@@ -1,0 +1,228 @@
+"""One typed training configuration: commented defaults, then a TOML file, then `--key value` flags.
+
+Unknown keys and values of the wrong type are refused with a message naming the key. The
+effective configuration is saved into every checkpoint and into the bundle manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "device": ("auto", "cpu", "cuda"),
+    "val_split": ("random", "tail"),
+    "empty_text": ("error", "skip"),
+    "file_format": ("auto", "tsv", "csv", "jsonl"),
+    "tokenizer": ("wordpiece", "unigram", "bpe"),
+    "arch": ("lstm", "gru", "rnn", "cnn_lstm", "none"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is wrong; the message names it and says what is expected."""
+
+
+@dataclass
+class TrainConfig:
+    # --- run ---
+    name: str = "sentiment"  # bundle name (lower-case letters, digits, . _ -)
+    version: str = "1.0.0"  # bundle version, recorded in the manifest
+    language: str = "en"  # recorded in the manifest; also the model card's language
+    out_dir: str = "runs/sentiment"  # checkpoints, logs, plots
+    seed: int = 1337  # python, numpy and torch seeds; also the validation split
+    device: str = "auto"  # auto = cuda when available, else cpu
+    threads: int = 0  # torch intra-op threads; 0 = the CPUs this process may use
+    # --- data (relative paths resolve against data_dir) ---
+    data_dir: str = "../shared/data"  # folder holding the data sets
+    train_files: list[str] = field(default_factory=lambda: ["imdb/train.tsv.gz"])  # labelled
+    test_files: list[str] = field(default_factory=list)  # evaluated after training, never tuned on
+    text_column: str = ""  # "" = detect (text, sentence, document, review, content)
+    label_column: str = ""  # "" = detect (label, sentiment, polarity, labels)
+    labels: list[str] = field(default_factory=lambda: ["negative", "positive"])  # index order
+    label_values: list[str] = field(default_factory=list)  # raw file value per label; [] = index
+    file_format: str = "auto"  # auto (from the file name), tsv, csv, jsonl
+    empty_text: str = "error"  # error or skip rows whose text is empty
+    max_train_rows: int = 0  # 0 = all; otherwise a stratified sample, for quick runs
+    val_fraction: float = 0.1  # carved from each training file
+    val_split: str = "random"  # random, or tail (last rows per label: IMDB movies stay apart)
+    # --- tokenizer ---
+    tokenizer: str = "wordpiece"  # wordpiece, unigram or bpe
+    vocab_size: int = 30000  # subword vocabulary, [PAD] and [UNK] included
+    lowercase: bool = True  # lower-case in the normaliser (harmless for Hangul)
+    max_length: int = 512  # tokens fed to the model; longer texts are cut
+    head_tokens: int = 128  # of max_length, kept from the start; the rest from the end
+    # --- model ---
+    arch: str = "lstm"  # lstm, gru, rnn, cnn_lstm, or none (n-gram branch alone)
+    embed_dim: int = 128  # token embedding width
+    hidden_dim: int = 128  # per direction
+    num_layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = True  # add a recurrence reading each text backwards
+    cnn_channels: int = 128  # cnn_lstm only
+    cnn_kernel: int = 3  # cnn_lstm only; odd
+    dropout: float = 0.3  # before the classifier and between layers
+    embed_dropout: float = 0.1  # dropout on token embeddings
+    ngram_buckets: int = 0  # hashed n-gram branch size; 0 = off, e.g. 1048576
+    ngram_order: int = 3  # n-grams of ids from 1 to this
+    ngram_l2: float = 1e-4  # L2 penalty when fitting the n-gram branch
+    # --- optimisation ---
+    epochs: int = 6  # upper bound; early stopping may end sooner
+    batch_size: int = 32  # texts per step (per process under torchrun)
+    lr: float = 2e-3  # AdamW peak learning rate
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    warmup_fraction: float = 0.05  # linear warm-up, then cosine decay to 0
+    grad_clip: float = 1.0  # max global gradient norm
+    patience: int = 2  # epochs without validation gain before stopping
+    bucket_batches: int = 50  # batches per length-sorted pool (less padding, still shuffled)
+    # --- export ---
+    opset: int = 17  # ONNX opset
+    quantize: bool = True  # also write model.int8.onnx (dynamic int8)
+    int8_tolerance: float = 0.5  # accuracy points int8 may lose and still be the default
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else Path(self.data_dir) / candidate
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _fields() -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _type_of(name: str) -> Any:
+    return typing.get_type_hints(TrainConfig)[name]
+
+
+def _coerce(name: str, value: Any, from_text: bool) -> Any:
+    """Check (TOML, JSON) or parse (command line) one value against the field's type."""
+    expected = _type_of(name)
+    if typing.get_origin(expected) is list:
+        if from_text:
+            text = str(value).strip()
+            value = json.loads(text) if text.startswith("[") else [v for v in text.split(",") if v]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+        return value
+    if expected is bool:
+        if from_text and str(value).lower() in ("true", "1", "yes", "false", "0", "no"):
+            return str(value).lower() in ("true", "1", "yes")
+        if isinstance(value, bool):
+            return value
+    elif expected is int and not isinstance(value, bool):
+        try:
+            return int(value) if from_text else _exact(value, int)
+        except (TypeError, ValueError):
+            pass
+    elif expected is float and not isinstance(value, bool):
+        try:
+            return float(value) if from_text or isinstance(value, int) else _exact(value, float)
+        except (TypeError, ValueError):
+            pass
+    elif expected is str and (from_text or isinstance(value, str)):
+        return str(value)
+    raise ConfigError(f"{name}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+
+
+def _exact(value: Any, kind: type) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError
+    return value
+
+
+def apply_overrides(config: TrainConfig, values: dict[str, Any], from_text: bool) -> TrainConfig:
+    known = _fields()
+    updates = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            close = [k for k in known if k.startswith(name[:4])]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown config key {key!r}{hint} (see `python -m training train --help`)"
+            )
+        updates[name] = _coerce(name, value, from_text)
+    updated = dataclasses.replace(config, **updates)
+    validate(updated)
+    return updated
+
+
+def validate(config: TrainConfig) -> None:
+    for name, allowed in CHOICES.items():
+        if getattr(config, name) not in allowed:
+            raise ConfigError(
+                f"{name}: must be one of {list(allowed)}, got {getattr(config, name)!r}"
+            )
+    if not 0 <= config.head_tokens <= config.max_length:
+        raise ConfigError("head_tokens: must be between 0 and max_length")
+    if config.arch == "none" and config.ngram_buckets <= 0:
+        raise ConfigError("arch 'none' needs ngram_buckets > 0")
+    positive = (
+        "vocab_size",
+        "max_length",
+        "embed_dim",
+        "hidden_dim",
+        "num_layers",
+        "epochs",
+        "batch_size",
+    )
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name}: must be at least 1")
+    if not 0.0 < config.val_fraction < 1.0:
+        raise ConfigError("val_fraction: must be between 0 and 1")
+    if not config.train_files:
+        raise ConfigError("train_files: give at least one labelled file")
+
+
+def load_toml(path: Path | str) -> dict[str, Any]:
+    try:
+        with Path(path).open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    # sections are only for readability: [data] vocab_size = ... reads as vocab_size
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat.update(value if isinstance(value, dict) else {key: value})
+    return flat
+
+
+def build_config(toml_path: str | None, flags: dict[str, str]) -> TrainConfig:
+    """Defaults, then the TOML file, then command-line flags (strings parsed by type)."""
+    config = TrainConfig()
+    if toml_path:
+        config = apply_overrides(config, load_toml(toml_path), from_text=False)
+    return apply_overrides(config, flags, from_text=True)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Rebuild a saved configuration (from a checkpoint); checks it like a TOML file."""
+    return apply_overrides(TrainConfig(), data, from_text=False)
+
+
+def help_lines() -> list[str]:
+    """One line per option: name, default and the comment written beside it in this file."""
+    import inspect
+
+    defaults = TrainConfig().to_dict()
+    lines = []
+    for line in inspect.getsource(TrainConfig).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# ---"):
+            lines.append(stripped.strip("# -").upper() + ":")
+            continue
+        name = stripped.split(":", 1)[0]
+        if name in defaults and not stripped.startswith("def "):
+            comment = stripped.split("  # ", 1)[1] if "  # " in stripped else ""
+            default = json.dumps(defaults[name], ensure_ascii=False)
+            lines.append(f"  --{name.replace('_', '-'):<18} {default:<24} {comment}")
+    return lines

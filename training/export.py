@@ -1,0 +1,132 @@
+"""Export a trained classifier to ONNX and prove the file right before anyone serves it.
+
+The TorchScript exporter (opset 17) turns each recurrence into one native ONNX `LSTM`/`GRU`/`RNN`
+op. Export then fails loudly unless ONNX Runtime matches torch on a real batch of mixed lengths,
+a text alone gives what it gives inside a padded batch, and the graph runs at batch and sequence
+sizes other than the example's.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from model.text import pad_batch
+from training.models import SentimentClassifier
+
+log = logging.getLogger(__name__)
+MAX_LOGIT_DIFF = 1e-4
+NATIVE_OPS = {"lstm": "LSTM", "cnn_lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+class ExportError(RuntimeError):
+    """The exported graph does not behave like the torch model; the message says how."""
+
+
+def export_onnx(model: SentimentClassifier, example: np.ndarray, path: Path, opset: int) -> None:
+    model = model.eval().cpu()
+    with warnings.catch_warnings():
+        # the TorchScript exporter is deprecated but is the one that maps recurrences to native
+        # ONNX ops (see shared/NOTES.md); its tracer warnings do not apply to this model
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (torch.from_numpy(example),),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input_ids"],
+            output_names=["logits"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
+        )
+    check_graph(path, model.spec.arch)
+
+
+def check_graph(path: Path, arch: str) -> None:
+    graph = onnx.load(str(path)).graph
+    onnx.checker.check_model(str(path))
+    dims = graph.input[0].type.tensor_type.shape.dim
+    if [d.dim_param for d in dims] != ["batch", "sequence"] or any(d.dim_value for d in dims):
+        raise ExportError(f"{path}: input_ids dims are not dynamic: {dims}")
+    wanted = NATIVE_OPS.get(arch)
+    ops = {node.op_type for node in graph.node}
+    if wanted and wanted not in ops:
+        raise ExportError(f"{path}: no native ONNX {wanted} op in the graph (ops: {sorted(ops)})")
+
+
+def session(path: Path, threads: int = 1) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(sess: ort.InferenceSession, ids: np.ndarray) -> np.ndarray:
+    return sess.run(["logits"], {"input_ids": ids})[0]
+
+
+def verify_parity(
+    model: SentimentClassifier,
+    sess: ort.InferenceSession,
+    ids: np.ndarray,
+    tolerance: float = MAX_LOGIT_DIFF,
+) -> float:
+    with torch.no_grad():
+        expected = model.eval().cpu()(torch.from_numpy(ids)).numpy()
+    actual = run_onnx(sess, ids)
+    diff = float(np.abs(expected - actual).max())
+    if diff > tolerance or not np.array_equal(expected.argmax(1), actual.argmax(1)):
+        raise ExportError(
+            f"ONNX Runtime differs from torch: max |logit diff| {diff:.2e} "
+            f"(allowed {tolerance:.0e}) on a batch of shape {ids.shape}"
+        )
+    return diff
+
+
+def verify_padding_invariance(
+    sess: ort.InferenceSession, rows: Sequence[Sequence[int]], tolerance: float = MAX_LOGIT_DIFF
+) -> float:
+    batched = run_onnx(sess, pad_batch(rows))
+    worst = 0.0
+    for i, row in enumerate(rows):
+        alone = run_onnx(sess, pad_batch([row]))[0]
+        worst = max(worst, float(np.abs(alone - batched[i]).max()))
+    if worst > tolerance:
+        raise ExportError(
+            f"padding changes results: a text alone differs from the same text in a "
+            f"padded batch by {worst:.2e} (allowed {tolerance:.0e})"
+        )
+    return worst
+
+
+def verify_export(
+    model: SentimentClassifier, path: Path, rows: Sequence[Sequence[int]], example_length: int
+) -> dict[str, float]:
+    """All checks on real rows of mixed lengths; returns the measured worst differences."""
+    lengths = {len(r) for r in rows}
+    if len(lengths) < 2:
+        raise ExportError("verification needs rows of at least two different lengths")
+    sess = session(path)
+    report = {"parity_max_diff": verify_parity(model, sess, pad_batch(rows))}
+    report["padding_max_diff"] = verify_padding_invariance(sess, rows)
+    # a sequence length and batch size the example did not have: catches frozen dims
+    other = pad_batch(list(rows[:3]))
+    if other.shape[1] == example_length:
+        other = np.pad(other, ((0, 0), (0, 7)))
+    longer = np.pad(other, ((0, 0), (0, 13)))
+    report["dynamic_shape_max_diff"] = verify_parity(model, sess, longer)
+    log.info("export verified: %s", ", ".join(f"{k} {v:.1e}" for k, v in report.items()))
+    return report
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 (weights int8, activations quantised on the fly) for MatMul, LSTM, Gather."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)

@@ -1,0 +1,221 @@
+"""Sentiment classifiers over right-padded token ids, small parts first, the whole model last.
+
+Input: `input_ids` int64 [B, T], 0 = padding, every row at least one real token.
+Output: logits float32 [B, C].
+
+Padding never changes a row's result: the forward recurrence runs over right padding, which comes
+after every real token; the backward recurrence reads each row reversed within its own length, so
+it too meets the padding only after the real tokens; pooling masks the padding out. Both export as
+standard ONNX recurrent ops with no `sequence_lens` input, and train at full speed (packed
+sequences make the backward pass ~10x slower on CPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+ARCHITECTURES = ("lstm", "gru", "rnn", "cnn_lstm", "none")
+# Multipliers for hashing n-grams of ids; int64 arithmetic, identical in torch and ONNX Runtime.
+_HASH_MULTIPLIERS = (1, 1_000_003, 998_244_353, 1_000_000_007)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild the network; saved with every checkpoint."""
+
+    vocab_size: int
+    num_labels: int
+    arch: str = "lstm"
+    embed_dim: int = 128
+    hidden_dim: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    cnn_channels: int = 128
+    cnn_kernel: int = 3
+    dropout: float = 0.3
+    embed_dropout: float = 0.1
+    ngram_buckets: int = 0  # 0 = no n-gram branch
+    ngram_order: int = 3
+
+
+def padding_mask(input_ids: Tensor) -> Tensor:
+    """[B, T] bool, True on real tokens."""
+    return input_ids != 0
+
+
+def reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each row's first `length` steps of x [B, T, D]; padding stays where it is."""
+    steps = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # [1, T]
+    source = lengths.unsqueeze(1) - 1 - steps  # [B, T]
+    source = torch.where(source >= 0, source, steps)
+    return x.gather(1, source.unsqueeze(-1).expand_as(x))
+
+
+def masked_max_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Pool x [B, T, D] over real steps only -> [B, 2D] (max then mean)."""
+    keep = mask.unsqueeze(-1)
+    lowest = torch.finfo(x.dtype).min
+    maxed = x.masked_fill(~keep, lowest).amax(dim=1)
+    mean = (x * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)
+    return torch.cat([maxed, mean], dim=-1)
+
+
+class ConvFrontEnd(nn.Module):
+    """1-D convolution over embeddings ('same' padding); the pad embedding is zero, so a row's
+    real steps see the same zeros at their end whether or not the batch adds padding."""
+
+    def __init__(self, in_dim: int, channels: int, kernel: int) -> None:
+        super().__init__()
+        if kernel % 2 == 0:
+            raise ValueError("cnn_kernel must be odd so 'same' padding is symmetric")
+        self.conv = nn.Conv1d(in_dim, channels, kernel, padding=kernel // 2)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x * mask.unsqueeze(-1)  # keep pads at zero even after embedding dropout
+        y = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
+        return y * mask.unsqueeze(-1)
+
+
+class RecurrentLayer(nn.Module):
+    """One layer: a forward recurrence, and optionally one reading each row reversed."""
+
+    def __init__(self, kind: str, in_dim: int, hidden: int, bidirectional: bool) -> None:
+        super().__init__()
+        cell = RECURRENT[kind]
+        self.forward_rnn = cell(in_dim, hidden, batch_first=True)
+        self.backward_rnn = cell(in_dim, hidden, batch_first=True) if bidirectional else None
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        out, _ = self.forward_rnn(x)  # [B, T, H]
+        if self.backward_rnn is None:
+            return out
+        back, _ = self.backward_rnn(reverse_within_length(x, lengths))
+        return torch.cat([out, reverse_within_length(back, lengths)], dim=-1)  # [B, T, 2H]
+
+
+class RecurrentBranch(nn.Module):
+    """Embedding -> (conv) -> recurrent layers -> masked max+mean pooling -> logits."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        kind = "lstm" if spec.arch == "cnn_lstm" else spec.arch
+        self.embedding = nn.Embedding(spec.vocab_size, spec.embed_dim, padding_idx=0)
+        self.embed_dropout = nn.Dropout(spec.embed_dropout)
+        self.conv = None
+        width = spec.embed_dim
+        if spec.arch == "cnn_lstm":
+            self.conv = ConvFrontEnd(spec.embed_dim, spec.cnn_channels, spec.cnn_kernel)
+            width = spec.cnn_channels
+        layers = []
+        for _ in range(spec.num_layers):
+            layers.append(RecurrentLayer(kind, width, spec.hidden_dim, spec.bidirectional))
+            width = spec.hidden_dim * (2 if spec.bidirectional else 1)
+        self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(spec.dropout)
+        self.classifier = nn.Linear(2 * width, spec.num_labels)
+
+    def forward(self, input_ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
+        x = self.embed_dropout(self.embedding(input_ids))  # [B, T, E]
+        if self.conv is not None:
+            x = self.conv(x, mask)
+        for layer in self.layers:
+            x = (
+                self.dropout(layer(x, lengths))
+                if layer is not self.layers[-1]
+                else layer(x, lengths)
+            )
+        return self.classifier(self.dropout(masked_max_mean(x, mask)))
+
+
+def hash_ngrams(input_ids: Tensor, mask: Tensor, order: int, buckets: int) -> Tensor:
+    """Hash every n-gram (n = 1..order) of ids into [0, buckets); [B, order*T] int64.
+
+    N-grams that run into padding get the sentinel `buckets`, whose weight row stays zero. The
+    arithmetic is plain int64 (Mul, Add, Mod in ONNX), so serving reproduces it exactly.
+    """
+    steps = input_ids.size(1)
+    ids = nn.functional.pad(input_ids, (0, order - 1))  # [B, T + order - 1]
+    real = nn.functional.pad(mask, (0, order - 1))
+    running = torch.zeros_like(input_ids)
+    hashed = []
+    for n in range(order):
+        running = running + ids[:, n : n + steps] * _HASH_MULTIPLIERS[n]
+        bucket = (running + n * 7_919) % buckets  # the offset keeps orders apart
+        hashed.append(torch.where(real[:, n : n + steps], bucket, torch.full_like(bucket, buckets)))
+    return torch.cat(hashed, dim=1)
+
+
+def first_occurrences(hashed: Tensor) -> tuple[Tensor, Tensor]:
+    """Sort each row of hashes and flag the first copy of each value.
+
+    Returns (sorted [B, N], keep [B, N]); sorting is TopK in ONNX, so dedup needs no custom op.
+    """
+    ordered, _ = torch.sort(hashed, dim=1)
+    repeat = ordered[:, 1:] == ordered[:, :-1]
+    keep = torch.cat([torch.ones_like(ordered[:, :1], dtype=torch.bool), ~repeat], dim=1)
+    return ordered, keep
+
+
+class HashedNgramBranch(nn.Module):
+    """A linear model over the set of hashed id n-grams of a text (presence, not counts).
+
+    It is fitted by `training.wide` as Naive-Bayes-weighted logistic regression and then frozen;
+    `table[h]` holds the per-label weight of bucket h, and the last row is the zero sentinel.
+    """
+
+    def __init__(self, buckets: int, order: int, num_labels: int) -> None:
+        super().__init__()
+        self.buckets, self.order = buckets, order
+        self.table = nn.Embedding(buckets + 1, num_labels, padding_idx=buckets)
+        nn.init.zeros_(self.table.weight)
+        self.bias = nn.Parameter(torch.zeros(num_labels))
+
+    def unique_hashes(self, input_ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return first_occurrences(hash_ngrams(input_ids, mask, self.order, self.buckets))
+
+    def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
+        ordered, keep = self.unique_hashes(input_ids, mask)
+        weights = self.table(ordered) * keep.unsqueeze(-1)  # [B, N, C]
+        return weights.sum(dim=1) + self.bias
+
+
+class SentimentClassifier(nn.Module):
+    """Recurrent branch and/or n-gram branch; their logits are mixed with learned weights.
+
+    `mix` holds one weight per branch; it is fitted on validation data after both branches are
+    trained (see `training.combine`), which beats training the branches jointly.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        if spec.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {ARCHITECTURES}, got {spec.arch!r}")
+        if spec.arch == "none" and spec.ngram_buckets <= 0:
+            raise ValueError("arch 'none' needs the n-gram branch (ngram_buckets > 0)")
+        self.spec = spec
+        self.recurrent = RecurrentBranch(spec) if spec.arch != "none" else None
+        self.ngrams = None
+        if spec.ngram_buckets > 0:
+            self.ngrams = HashedNgramBranch(spec.ngram_buckets, spec.ngram_order, spec.num_labels)
+        self.mix = nn.Parameter(torch.ones(2), requires_grad=False)  # [recurrent, n-gram]
+        self.mix_bias = nn.Parameter(torch.zeros(spec.num_labels), requires_grad=False)
+
+    def branch_logits(self, input_ids: Tensor) -> list[Tensor]:
+        mask = padding_mask(input_ids)
+        lengths = mask.sum(dim=1)
+        outputs = []
+        if self.recurrent is not None:
+            outputs.append(self.recurrent(input_ids, mask, lengths))
+        if self.ngrams is not None:
+            outputs.append(self.ngrams(input_ids, mask))
+        return outputs
+
+    def forward(self, input_ids: Tensor) -> Tensor:
+        parts = self.branch_logits(input_ids)
+        if len(parts) == 1:
+            return parts[0]
+        return self.mix[0] * parts[0] + self.mix[1] * parts[1] + self.mix_bias

@@ -1,0 +1,68 @@
+"""PNG plots: confusion matrices and learning curves (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def confusion_png(matrix: list[list[int]], labels: list[str], title: str, path: Path) -> Path:
+    size = max(3.5, 1.2 * len(labels) + 1.5)
+    figure, axes = plt.subplots(figsize=(size, size))
+    image = axes.imshow(matrix, cmap="Blues")
+    top = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            colour = "white" if count > top / 2 else "black"
+            axes.text(j, i, f"{count:,}", ha="center", va="center", color=colour)
+    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def learning_curves_png(
+    history: list[dict[str, Any]], steps: list[dict[str, float]], title: str, path: Path
+) -> Path:
+    """Loss (sampled steps and per epoch) and accuracy per epoch, train vs validation."""
+    figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    per_epoch = max(1, steps[-1]["step"] // max(1, len(history))) if steps else 1
+    if steps:
+        loss_axes.plot(
+            [s["step"] / per_epoch for s in steps],
+            [s["loss"] for s in steps],
+            alpha=0.35,
+            label="train loss (batches)",
+        )
+    epochs = [h["epoch"] for h in history]
+    for key, label in (("train_loss", "train loss"), ("val_loss", "validation loss")):
+        if all(key in h for h in history):
+            loss_axes.plot(epochs, [h[key] for h in history], marker="o", label=label)
+    loss_axes.set_xlabel("epoch")
+    loss_axes.set_ylabel("cross-entropy")
+    loss_axes.legend()
+    names = ("train_accuracy", "val_accuracy_recurrent", "val_accuracy_ngram", "val_accuracy")
+    for key in names:
+        if history and all(key in h for h in history):
+            acc_axes.plot(
+                epochs, [h[key] for h in history], marker="o", label=key.replace("_", " ")
+            )
+    acc_axes.set_xlabel("epoch")
+    acc_axes.set_ylabel("accuracy")
+    acc_axes.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

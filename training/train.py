@@ -1,0 +1,258 @@
+"""Training: fit the n-gram branch, train the recurrent branch, mix them on validation.
+
+Runs alone or under `torchrun` (DistributedDataParallel over the recurrent branch; gloo on CPU,
+nccl on GPU). Rank 0 fits the tokenizer and the n-gram branch, evaluates, and writes checkpoints;
+every epoch ends with `last.pt`, so `--resume` continues an interrupted run where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from training import checkpoint, distributed
+from training.batching import bucketed_batches, make_batches, shard
+from training.checkpoint import Progress
+from training.combine import accuracy, branch_logits, fit_mix, mixed
+from training.config import TrainConfig
+from training.distributed import Runtime
+from training.models import ModelSpec, SentimentClassifier, padding_mask
+from training.prepare import encode, fit_or_load_encoder, read_training_data
+from training.wide import fit_ngram_branch
+
+log = logging.getLogger(__name__)
+STEP_LOG_EVERY = 25
+
+
+def model_spec(config: TrainConfig, vocab_size: int) -> ModelSpec:
+    return ModelSpec(
+        vocab_size=vocab_size,
+        num_labels=len(config.labels),
+        arch=config.arch,
+        embed_dim=config.embed_dim,
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        bidirectional=config.bidirectional,
+        cnn_channels=config.cnn_channels,
+        cnn_kernel=config.cnn_kernel,
+        dropout=config.dropout,
+        embed_dropout=config.embed_dropout,
+        ngram_buckets=config.ngram_buckets,
+        ngram_order=config.ngram_order,
+    )
+
+
+def warmup_cosine(total_steps: int, warmup_fraction: float) -> Callable[[int], float]:
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+class Trainer:
+    """Holds the state of one run; `run()` goes from data to the best checkpoint."""
+
+    def __init__(self, config: TrainConfig, resume: bool) -> None:
+        self.config, self.resume = config, resume
+        self.out = Path(config.out_dir)
+        self.runtime: Runtime = distributed.start(config.device, config.threads, config.seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.progress = Progress()
+
+    # ---- set-up -------------------------------------------------------------------------
+    def prepare(self) -> None:
+        train_texts, val_texts = read_training_data(self.config)
+        if self.runtime.is_main:
+            fit_or_load_encoder(self.config, train_texts, self.out, fit=True)
+        distributed.barrier(self.runtime)
+        encoder = fit_or_load_encoder(self.config, train_texts, self.out, fit=False)
+        self.train_split = encode(encoder, train_texts, "train")
+        self.val_split = encode(encoder, val_texts, "validation")
+        self.model = SentimentClassifier(model_spec(self.config, encoder.vocab_size))
+        self.model.to(self.runtime.device)
+        self._build_optimiser()
+
+    def _build_optimiser(self) -> None:
+        recurrent = self.model.recurrent
+        if recurrent is None:
+            self.optimizer = self.scheduler = None
+            return
+        self.ddp = DistributedDataParallel(recurrent) if self.runtime.distributed else None
+        self.optimizer = torch.optim.AdamW(
+            recurrent.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+        )
+        per_epoch = len(self.train_split.rows) // (self.config.batch_size * self.runtime.world_size)
+        total = max(1, per_epoch * self.config.epochs)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_cosine(total, self.config.warmup_fraction)
+        )
+
+    def restore_or_fit_ngrams(self) -> None:
+        last = self.out / checkpoint.LAST
+        if self.resume and last.exists():
+            payload = checkpoint.load(last)
+            self.model.load_state_dict(payload["model"])
+            self.progress = checkpoint.restore_progress(payload)
+            if self.optimizer is not None:
+                self.optimizer.load_state_dict(payload["optimizer"])
+                self.scheduler.load_state_dict(payload["scheduler"])
+            torch.set_rng_state(payload["torch_rng"])
+            log.info("resumed from %s after epoch %d", last, self.progress.epoch)
+            return
+        if self.resume:
+            log.warning("--resume: no %s yet, starting from scratch", last)
+        if self.model.ngrams is not None and self.runtime.is_main:
+            started = time.perf_counter()
+            self.progress.ngram_fit = fit_ngram_branch(
+                self.model.ngrams,
+                self.train_split.rows,
+                self.train_split.labels,
+                self.config.ngram_l2,
+            )
+            self.progress.ngram_fit["seconds"] = time.perf_counter() - started
+
+    # ---- one epoch ----------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        recurrent = self.ddp or self.model.recurrent
+        self.model.train()
+        batches = bucketed_batches(
+            self.train_split.lengths(),
+            self.config.batch_size,
+            self.config.bucket_batches,
+            seed=self.config.seed + epoch,
+        )
+        batches = shard(batches, self.runtime.rank, self.runtime.world_size)
+        bar = tqdm(
+            make_batches(self.train_split.rows, self.train_split.labels, batches),
+            total=len(batches),
+            desc=f"epoch {epoch}",
+            disable=not self.runtime.is_main,
+            dynamic_ncols=True,
+            mininterval=2.0,
+        )
+        loss_sum = correct = seen = 0.0
+        for batch in bar:
+            ids = batch.input_ids.to(self.runtime.device)
+            labels = batch.labels.to(self.runtime.device)
+            mask = padding_mask(ids)
+            logits = recurrent(ids, mask, mask.sum(dim=1))
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.recurrent.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.progress.step += 1
+            loss_sum += loss.item() * len(labels)
+            correct += (logits.argmax(1) == labels).sum().item()
+            seen += len(labels)
+            bar.set_postfix(
+                loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False
+            )
+            if self.progress.step % STEP_LOG_EVERY == 0:
+                self.progress.steps.append(
+                    {
+                        "step": self.progress.step,
+                        "loss": loss.item(),
+                        "lr": self.scheduler.get_last_lr()[0],
+                    }
+                )
+        loss_sum, correct, seen = distributed.all_reduce_sum(
+            self.runtime, [loss_sum, correct, seen]
+        )
+        return {"train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+
+    def validate(self) -> dict[str, float]:
+        """Validation accuracy of each branch and of the mix (fitted here, on validation)."""
+        parts = branch_logits(self.model, self.val_split, 128, self.runtime.device)
+        labels = self.val_split.labels
+        fit_mix(self.model, parts, labels)
+        loss = torch.nn.functional.cross_entropy(mixed(self.model, parts), torch.tensor(labels))
+        result = {
+            "val_loss": float(loss),
+            "val_accuracy": accuracy(mixed(self.model, parts), labels),
+        }
+        names = [
+            n for n, b in (("recurrent", self.model.recurrent), ("ngram", self.model.ngrams)) if b
+        ]
+        for name, logits in zip(names, parts, strict=True):
+            result[f"val_accuracy_{name}"] = accuracy(logits, labels)
+        return result
+
+    # ---- bookkeeping --------------------------------------------------------------------
+    def end_epoch(self, stats: dict[str, float]) -> bool:
+        """Record the epoch, save checkpoints, and say whether to stop early."""
+        self.progress.history.append(stats)
+        if stats["val_accuracy"] > self.progress.best_score:
+            self.progress.best_score = stats["val_accuracy"]
+            self.progress.best_epoch = int(stats["epoch"])
+            self.progress.stale_epochs = 0
+            checkpoint.save(self.out / checkpoint.BEST, self.model, self.config, self.progress)
+        else:
+            self.progress.stale_epochs += 1
+        checkpoint.save(
+            self.out / checkpoint.LAST,
+            self.model,
+            self.config,
+            self.progress,
+            self.optimizer,
+            self.scheduler,
+        )
+        log.info(
+            "epoch %d: %s",
+            stats["epoch"],
+            ", ".join(f"{k} {v:.4f}" for k, v in stats.items() if k != "epoch"),
+        )
+        return self.progress.stale_epochs >= self.config.patience
+
+    def run_epochs(self) -> None:
+        while self.progress.epoch < self.config.epochs:
+            epoch = self.progress.epoch + 1
+            started = time.perf_counter()
+            stats: dict[str, float] = {"epoch": epoch, **self.train_epoch(epoch)}
+            self.progress.epoch = epoch
+            stop = False
+            if self.runtime.is_main:
+                stats |= self.validate()
+                stats["seconds"] = time.perf_counter() - started
+                stats["lr"] = self.scheduler.get_last_lr()[0]
+                stop = self.end_epoch(stats)
+            if distributed.broadcast_flag(self.runtime, stop):
+                log.info("stopping early: no validation gain for %d epochs", self.config.patience)
+                break
+
+    def run(self) -> Path:
+        try:
+            self.prepare()
+            self.restore_or_fit_ngrams()
+            if self.model.recurrent is not None:
+                self.run_epochs()
+            elif self.runtime.is_main:  # n-gram branch alone: nothing iterative left to do
+                self.progress.epoch = 1
+                self.end_epoch({"epoch": 1, **self.validate()})
+        finally:
+            distributed.stop(self.runtime)
+        if self.runtime.is_main:
+            log.info(
+                "best validation accuracy %.4f at epoch %d; checkpoint %s",
+                self.progress.best_score,
+                self.progress.best_epoch,
+                self.out / checkpoint.BEST,
+            )
+        return self.out / checkpoint.BEST
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    return Trainer(config, resume).run()
