@@ -64,6 +64,11 @@ def build_english_bundle(work: Path, name: str = "tiny-en") -> Path:
 
 def build_korean_bundle(work: Path, name: str = "tiny-ko") -> Path:
     return build_bundle(
-        work, name, train_files=["nsmc/ratings_train.txt.gz"], language="ko",
-        empty_text="skip", max_length=64, head_tokens=64,
+        work,
+        name,
+        train_files=["nsmc/ratings_train.txt.gz"],
+        language="ko",
+        empty_text="skip",
+        max_length=64,
+        head_tokens=64,
     )

@@ -52,7 +52,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # carved from each training file
     val_split: str = "random"  # random, or tail (last rows per label: IMDB movies stay apart)
     # --- tokenizer ---
-    tokenizer: str = "wordpiece"  # wordpiece, unigram or bpe
+    tokenizer: str = "bpe"  # bpe (deterministic), wordpiece or unigram (ids vary run to run)
     vocab_size: int = 30000  # subword vocabulary, [PAD] and [UNK] included
     lowercase: bool = True  # lower-case in the normaliser (harmless for Hangul)
     max_length: int = 512  # tokens fed to the model; longer texts are cut
@@ -160,7 +160,10 @@ def validate(config: TrainConfig) -> None:
                 f"{name}: must be one of {list(allowed)}, got {getattr(config, name)!r}"
             )
     if not 0 <= config.head_tokens <= config.max_length:
-        raise ConfigError("head_tokens: must be between 0 and max_length")
+        raise ConfigError(
+            f"head_tokens: must be between 0 and max_length ({config.max_length}), got "
+            f"{config.head_tokens}; set head_tokens along with max_length"
+        )
     if config.arch == "none" and config.ngram_buckets <= 0:
         raise ConfigError("arch 'none' needs ngram_buckets > 0")
     positive = (

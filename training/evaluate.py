@@ -56,7 +56,7 @@ def evaluate_file(
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"{name}.{variant}"
     Path(f"{stem}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    title = f"{bundle.name} ({variant}) on {name}: accuracy {100 * metrics['accuracy']:.2f}%"
+    title = f"{bundle.name} ({variant}) on {name}\naccuracy {100 * metrics['accuracy']:.2f}%"
     confusion_png(
         metrics["confusion_matrix"], bundle.manifest.labels, title, Path(f"{stem}.confusion.png")
     )

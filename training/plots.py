@@ -46,18 +46,22 @@ def learning_curves_png(
             label="train loss (batches)",
         )
     epochs = [h["epoch"] for h in history]
-    for key, label in (("train_loss", "train loss"), ("val_loss", "validation loss")):
+    losses = (("train_loss", "train loss (recurrent)"), ("val_loss", "validation loss (mixed)"))
+    for key, label in losses:
         if all(key in h for h in history):
             loss_axes.plot(epochs, [h[key] for h in history], marker="o", label=label)
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("cross-entropy")
     loss_axes.legend()
-    names = ("train_accuracy", "val_accuracy_recurrent", "val_accuracy_ngram", "val_accuracy")
-    for key in names:
+    accuracies = (
+        ("train_accuracy", "train (recurrent)"),
+        ("val_accuracy_recurrent", "validation (recurrent)"),
+        ("val_accuracy_ngram", "validation (n-gram)"),
+        ("val_accuracy", "validation (mixed)"),
+    )
+    for key, label in accuracies:
         if history and all(key in h for h in history):
-            acc_axes.plot(
-                epochs, [h[key] for h in history], marker="o", label=key.replace("_", " ")
-            )
+            acc_axes.plot(epochs, [h[key] for h in history], marker="o", label=label)
     acc_axes.set_xlabel("epoch")
     acc_axes.set_ylabel("accuracy")
     acc_axes.legend()

@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+
+from training.config import ConfigError, build_config, help_lines
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_then_toml_then_flags(tmp_path: Path):
+    toml = write(tmp_path, 'epochs = 3\n[model]\nhidden_dim = 64\narch = "gru"\n')
+    config = build_config(toml, {"epochs": "5", "train-files": "a.tsv,b.tsv"})
+    assert (config.epochs, config.hidden_dim, config.arch) == (5, 64, "gru")
+    assert config.train_files == ["a.tsv", "b.tsv"]
+    assert config.batch_size == 32  # untouched default
+
+
+def test_flags_parse_booleans_floats_and_json_lists(tmp_path: Path):
+    config = build_config(None, {"lowercase": "false", "lr": "1e-3", "labels": '["a","b","c"]'})
+    assert config.lowercase is False and config.lr == 1e-3 and config.labels == ["a", "b", "c"]
+
+
+def test_unknown_key_is_refused_with_a_suggestion(tmp_path: Path):
+    with pytest.raises(ConfigError, match="unknown config key 'epoch'; did you mean 'epochs'"):
+        build_config(write(tmp_path, "epoch = 3\n"), {})
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('epochs = "3"\n', "epochs: expected int, got '3'"),
+        ("name = 7\n", "name: expected str, got 7"),
+        ("lowercase = 1\n", "lowercase: expected bool"),
+        ('train_files = "a.tsv"\n', "train_files: expected a list of strings"),
+        ("lr = true\n", "lr: expected float"),
+    ],
+)
+def test_wrong_types_in_toml_are_refused(tmp_path: Path, toml: str, message: str):
+    with pytest.raises(ConfigError, match=message):
+        build_config(write(tmp_path, toml), {})
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"epochs": "three"}, "epochs: expected int"),
+        ({"arch": "transformer"}, "arch: must be one of"),
+        ({"head_tokens": "600"}, "head_tokens: must be between 0 and max_length"),
+        ({"val_fraction": "1.5"}, "val_fraction: must be between 0 and 1"),
+        ({"arch": "none"}, "arch 'none' needs ngram_buckets > 0"),
+    ],
+)
+def test_bad_flag_values_are_refused(flags: dict, message: str):
+    with pytest.raises(ConfigError, match=message):
+        build_config(None, flags)
+
+
+def test_broken_toml_names_the_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"run\.toml"):
+        build_config(write(tmp_path, "epochs = \n"), {})
+
+
+def test_help_lists_every_option_with_its_default():
+    text = "\n".join(help_lines())
+    for option in ("--train-files", "--vocab-size", "--ngram-buckets", "--resume-never"):
+        assert (option in text) == (option != "--resume-never")
+    assert "--max-length         512" in text

@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from torch import nn
+
+from model.text import pad_batch
+from training.export import ExportError, export_onnx, session, verify_export
+from training.models import ModelSpec, SentimentClassifier
+
+ROWS = [list(range(2, 2 + n)) for n in (40, 7, 1, 23, 12, 3)]
+
+
+def trained_like(arch: str) -> SentimentClassifier:
+    torch.manual_seed(1)
+    spec = ModelSpec(300, 2, arch=arch, embed_dim=16, hidden_dim=12, ngram_buckets=509)
+    model = SentimentClassifier(spec).eval()
+    nn.init.normal_(model.ngrams.table.weight, std=0.1)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("arch", "op"), [("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "RNN"), ("cnn_lstm", "LSTM")]
+)
+def test_export_uses_native_recurrent_op_and_verifies(tmp_path: Path, arch: str, op: str):
+    model = trained_like(arch)
+    path = tmp_path / "model.onnx"
+    example = pad_batch(ROWS[:4])
+    export_onnx(model, example, path, opset=17)
+    report = verify_export(model, path, ROWS, example.shape[1])
+    assert op in {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert max(report.values()) <= 1e-4
+
+
+def test_graph_runs_at_new_batch_and_sequence_sizes(tmp_path: Path):
+    model = trained_like("lstm")
+    path = tmp_path / "model.onnx"
+    export_onnx(model, pad_batch(ROWS[:2]), path, opset=17)
+    ids = np.random.default_rng(0).integers(2, 300, size=(9, 301))
+    expected = model(torch.from_numpy(ids)).detach().numpy()
+    actual = session(path).run(["logits"], {"input_ids": ids})[0]
+    np.testing.assert_allclose(actual, expected, atol=1e-4)
+
+
+class PaddedBidirectional(nn.Module):
+    """The classic mistake: a bidirectional LSTM run over padding, as tutorials write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spec = ModelSpec(300, 2, arch="lstm")
+        self.embedding = nn.Embedding(300, 8, padding_idx=0)
+        self.lstm = nn.LSTM(8, 8, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.embedding(input_ids))
+        mask = (input_ids != 0).unsqueeze(-1)
+        return self.head((out * mask).sum(1) / mask.sum(1))
+
+
+def test_verification_catches_padding_leaking_into_the_backward_direction(tmp_path: Path):
+    torch.manual_seed(0)
+    model = PaddedBidirectional().eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(model, pad_batch(ROWS[:4]), path, opset=17)
+    with pytest.raises(ExportError, match="padding changes results"):
+        verify_export(model, path, ROWS, 40)
+
+
+def test_verification_needs_rows_of_different_lengths(tmp_path: Path):
+    model = trained_like("lstm")
+    path = tmp_path / "model.onnx"
+    export_onnx(model, pad_batch(ROWS[:2]), path, opset=17)
+    with pytest.raises(ExportError, match="different lengths"):
+        verify_export(model, path, [[5, 6], [7, 8]], 2)
