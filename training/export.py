@@ -125,8 +125,37 @@ def verify_export(
     return report
 
 
+def quantizable_nodes(path: Path) -> list[str]:
+    """Weight-carrying nodes: MatMul/Gemm/LSTM/Conv, and Gathers that read a float table
+    (embeddings, n-gram weights) rather than the int64 hashing tensors."""
+    graph = onnx.load(str(path)).graph
+    tables = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    weighted = {"MatMul", "Gemm", "LSTM", "Conv"}
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type in weighted or (node.op_type == "Gather" and node.input[0] in tables)
+    ]
+
+
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 (weights int8, activations quantised on the fly) for MatMul, LSTM, Gather."""
+    """Dynamic int8: weights stored as int8, activations quantised on the fly at run time."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    advice = _DropAdvice()
+    root.addFilter(advice)  # it suggests pre-processing that only matters for static quantisation
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            nodes_to_quantize=quantizable_nodes(source),
+        )
+    finally:
+        root.removeFilter(advice)
+
+
+class _DropAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()

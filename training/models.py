@@ -163,14 +163,16 @@ def first_occurrences(hashed: Tensor) -> tuple[Tensor, Tensor]:
 class HashedNgramBranch(nn.Module):
     """A linear model over the set of hashed id n-grams of a text (presence, not counts).
 
-    It is fitted by `training.wide` as Naive-Bayes-weighted logistic regression and then frozen;
-    `table[h]` holds the per-label weight of bucket h, and the last row is the zero sentinel.
+    It is fitted by `training.wide` as Naive-Bayes-weighted logistic regression and then frozen.
+    The first label is the reference (its logit is 0, softmax does not mind), so `table[h]` holds
+    C-1 weights per bucket: one column for a binary task, half the size of a table per label.
+    The last row is the zero sentinel for n-grams that run into padding.
     """
 
     def __init__(self, buckets: int, order: int, num_labels: int) -> None:
         super().__init__()
         self.buckets, self.order = buckets, order
-        self.table = nn.Embedding(buckets + 1, num_labels, padding_idx=buckets)
+        self.table = nn.Embedding(buckets + 1, num_labels - 1, padding_idx=buckets)
         nn.init.zeros_(self.table.weight)
         self.bias = nn.Parameter(torch.zeros(num_labels))
 
@@ -179,8 +181,13 @@ class HashedNgramBranch(nn.Module):
 
     def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
         ordered, keep = self.unique_hashes(input_ids, mask)
-        weights = self.table(ordered) * keep.unsqueeze(-1)  # [B, N, C]
-        return weights.sum(dim=1) + self.bias
+        weights = self.table(ordered) * keep.unsqueeze(-1)  # [B, N, C-1]
+        return with_reference_label(weights.sum(dim=1)) + self.bias
+
+
+def with_reference_label(scores: Tensor) -> Tensor:
+    """[B, C-1] scores -> [B, C] logits with a zero logit for the first (reference) label."""
+    return torch.cat([torch.zeros_like(scores[:, :1]), scores], dim=1)
 
 
 class SentimentClassifier(nn.Module):

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from model.text import pad_batch
-from training.models import HashedNgramBranch, padding_mask
+from training.models import HashedNgramBranch, padding_mask, with_reference_label
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def fit_ngram_branch(
     features = presence_matrix(branch, rows)
     targets = torch.tensor(labels)
     num_labels = branch.bias.numel()
-    ratios = log_count_ratios(features, targets, num_labels)  # [buckets, C]
+    ratios = log_count_ratios(features, targets, num_labels)[:, 1:]  # [buckets, C-1]
     weights = torch.zeros_like(ratios, requires_grad=True)
     bias = torch.zeros(num_labels, requires_grad=True)
     optimizer = torch.optim.LBFGS(
@@ -83,7 +83,7 @@ def fit_ngram_branch(
 
     def closure() -> Tensor:
         optimizer.zero_grad()
-        logits = torch.sparse.mm(features, ratios * weights) + bias  # [N, C]
+        logits = with_reference_label(torch.sparse.mm(features, ratios * weights)) + bias
         loss = torch.nn.functional.cross_entropy(logits, targets) + l2 * weights.pow(2).sum()
         loss.backward()
         return loss
@@ -104,4 +104,5 @@ def fit_ngram_branch(
 
 
 def branch_logits_from(features: Tensor, branch: HashedNgramBranch) -> Tensor:
-    return torch.sparse.mm(features, branch.table.weight[: branch.buckets]) + branch.bias
+    scores = torch.sparse.mm(features, branch.table.weight[: branch.buckets])  # [N, C-1]
+    return with_reference_label(scores) + branch.bias
