@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from training.batching import make_batches, sorted_batches
-from training.models import SentimentClassifier
+from training.models import SentimentClassifier, mix_logits
 from training.prepare import EncodedSplit
 
 
@@ -27,24 +27,26 @@ def branch_logits(
     return outputs or []
 
 
-def mixed(model: SentimentClassifier, parts: list[Tensor]) -> Tensor:
+def mixed(model: SentimentClassifier, parts: list[Tensor], lengths: Tensor) -> Tensor:
     if len(parts) == 1:
         return parts[0]
-    return model.mix[0] * parts[0] + model.mix[1] * parts[1] + model.mix_bias
+    return mix_logits(model.mix, model.mix_bias, parts, lengths)
 
 
-def fit_mix(model: SentimentClassifier, parts: list[Tensor], labels: list[int]) -> None:
-    """Fit one weight per branch and a bias by logistic regression on validation logits."""
+def fit_mix(
+    model: SentimentClassifier, parts: list[Tensor], lengths: Tensor, labels: list[int]
+) -> None:
+    """Fit the branch weights (constant and log-length slope) and a bias on validation logits."""
     if len(parts) < 2:
         return
-    weights = torch.ones(2, requires_grad=True)
+    weights = torch.tensor([[1.0, 0.0], [1.0, 0.0]], requires_grad=True)
     bias = torch.zeros(parts[0].size(1), requires_grad=True)
     targets = torch.tensor(labels)
-    optimizer = torch.optim.LBFGS([weights, bias], max_iter=100, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([weights, bias], max_iter=200, line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
         optimizer.zero_grad()
-        logits = weights[0] * parts[0] + weights[1] * parts[1] + bias
+        logits = mix_logits(weights, bias, parts, lengths)
         loss = torch.nn.functional.cross_entropy(logits, targets)
         loss.backward()
         return loss

@@ -193,7 +193,9 @@ def with_reference_label(scores: Tensor) -> Tensor:
 class SentimentClassifier(nn.Module):
     """Recurrent branch and/or n-gram branch; their logits are mixed with learned weights.
 
-    `mix` holds one weight per branch; it is fitted on validation data after both branches are
+    Each branch's weight depends on the text's length, w = a + b * log(length): the n-gram
+    branch is the stronger one on long reviews, the recurrent one on short sentences. `mix`
+    [branch, (a, b)] and `mix_bias` are fitted on validation data after both branches are
     trained (see `training.combine`), which beats training the branches jointly.
     """
 
@@ -208,7 +210,8 @@ class SentimentClassifier(nn.Module):
         self.ngrams = None
         if spec.ngram_buckets > 0:
             self.ngrams = HashedNgramBranch(spec.ngram_buckets, spec.ngram_order, spec.num_labels)
-        self.mix = nn.Parameter(torch.ones(2), requires_grad=False)  # [recurrent, n-gram]
+        initial = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # [recurrent, n-gram] x [a, b]
+        self.mix = nn.Parameter(initial, requires_grad=False)
         self.mix_bias = nn.Parameter(torch.zeros(spec.num_labels), requires_grad=False)
 
     def branch_logits(self, input_ids: Tensor) -> list[Tensor]:
@@ -225,4 +228,11 @@ class SentimentClassifier(nn.Module):
         parts = self.branch_logits(input_ids)
         if len(parts) == 1:
             return parts[0]
-        return self.mix[0] * parts[0] + self.mix[1] * parts[1] + self.mix_bias
+        return mix_logits(self.mix, self.mix_bias, parts, padding_mask(input_ids).sum(dim=1))
+
+
+def mix_logits(mix: Tensor, bias: Tensor, parts: list[Tensor], lengths: Tensor) -> Tensor:
+    """Length-dependent weighted sum of two branches' logits [B, C]; lengths [B] >= 1."""
+    log_length = torch.log(lengths.to(parts[0].dtype)).unsqueeze(1)  # [B, 1]
+    weights = mix[:, 0] + mix[:, 1] * log_length  # [B, 2]
+    return weights[:, :1] * parts[0] + weights[:, 1:] * parts[1] + bias

@@ -178,12 +178,11 @@ class Trainer:
         """Validation accuracy of each branch and of the mix (fitted here, on validation)."""
         parts = branch_logits(self.model, self.val_split, 128, self.runtime.device)
         labels = self.val_split.labels
-        fit_mix(self.model, parts, labels)
-        loss = torch.nn.functional.cross_entropy(mixed(self.model, parts), torch.tensor(labels))
-        result = {
-            "val_loss": float(loss),
-            "val_accuracy": accuracy(mixed(self.model, parts), labels),
-        }
+        lengths = torch.tensor(self.val_split.lengths())
+        fit_mix(self.model, parts, lengths, labels)
+        logits = mixed(self.model, parts, lengths)
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+        result = {"val_loss": float(loss), "val_accuracy": accuracy(logits, labels)}
         names = [
             n for n, b in (("recurrent", self.model.recurrent), ("ngram", self.model.ngrams)) if b
         ]
