@@ -103,26 +103,42 @@ async def gather_entries(
     """Results of every entry in order; 504 at the deadline; cancels all if the client goes."""
     futures = [e.future for e in entries]
     waiter = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
-    watch = asyncio.ensure_future(disconnected()) if disconnected is not None else None
-    waits = {waiter, watch} if watch is not None else {waiter}
+    if disconnected is None:
+        return await _await_until(waiter, futures, deadline)
+    watch = asyncio.ensure_future(disconnected())
     try:
         done, _ = await asyncio.wait(
-            waits,
+            {waiter, watch},
             timeout=max(0.0, deadline - time.monotonic()),
             return_when=asyncio.FIRST_COMPLETED,
         )
     finally:
-        if watch is not None:
-            watch.cancel()
-    if waiter in done and not waiter.cancelled() and waiter.exception() is None:
-        return [waiter.result()] if len(futures) == 1 else waiter.result()
+        watch.cancel()
+    if waiter in done:
+        return await _await_until(waiter, futures, deadline)  # done: returns or raises at once
     for future in futures:
         future.cancel()  # the batcher skips cancelled entries
-    if waiter in done and not waiter.cancelled():
-        raise waiter.exception()
-    if watch is not None and watch in done:
+    if watch in done:
         raise ClientGone("client closed the connection")
     raise DeadlineExceeded("the request deadline passed before the model answered; retry later")
+
+
+async def _await_until(
+    waiter: asyncio.Future, futures: list[asyncio.Future], deadline: float
+) -> list:
+    """The cheap path (no extra task): a timeout around the future itself."""
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            result = await waiter
+    except TimeoutError:
+        raise DeadlineExceeded(
+            "the request deadline passed before the model answered; retry later"
+        ) from None
+    except BaseException:
+        for future in futures:
+            future.cancel()  # one text failed or the request was cancelled: drop the rest
+        raise
+    return [result] if len(futures) == 1 else result
 
 
 def stage_times(entries: list[Entry], tokenize_s: float) -> StageTimes:
@@ -185,6 +201,9 @@ async def classify(
     batcher = model.batcher
     if batcher is None:
         raise ServiceError(f"model {model.name} has no running batcher")
+    # Watching for a client that leaves costs a task per request; it only pays off when the
+    # texts must wait behind at least one full batch, so at low load it is skipped.
+    watch = disconnected if batcher.depth >= batcher.limits.max_batch_size else None
     entries = batcher.submit([e.ids for e in encoded], [len(e) for e in encoded], deadline)
-    probs = await gather_entries(entries, deadline, disconnected)
+    probs = await gather_entries(entries, deadline, watch)
     return Classified(encoded, probs, stage_times(entries, tokenize_s))
