@@ -107,15 +107,17 @@ def validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:10]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        if error.get("type") == "json_invalid":
+        kind = error.get("type")
+        if kind == "json_invalid":
             detail = error.get("ctx", {}).get("error", "")
             parts.append(f"body is not valid JSON ({detail} at position {error['loc'][-1]})")
-        elif where == "body" and isinstance(error.get("input"), bytes | str):
-            parts.append("body must be a JSON object; send it with Content-Type: application/json")
-        elif error.get("type") == "extra_forbidden":
+        elif where == "body" and kind in ("model_attributes_type", "dict_type"):
+            parts.append("body must be a JSON object sent with Content-Type: application/json")
+        elif kind == "extra_forbidden":
             parts.append(f"{where}: unknown field; remove it")
         else:
-            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}")
     return "; ".join(parts) or "invalid request"
 
 

@@ -82,5 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     add_middleware(app, settings, metrics)
     if settings.api_key is not None:
-        document_bearer_auth(app)
+        document_bearer_auth(app, settings.metrics_require_key)
     return app

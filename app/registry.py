@@ -150,7 +150,7 @@ def load_registry(settings: Settings, config: RuntimeConfig) -> ModelRegistry:
     for name in selected:
         try:
             models[name] = load_model(names[name], settings.variant, config)
-        except (BundleError, OSError, ValueError, RuntimeError) as exc:
+        except Exception as exc:  # ORT and tokenizers raise their own types; any failure refuses
             if name in required:
                 raise StartupError(f"model {name!r} cannot be served: {exc}") from exc
             log.error("refusing bundle %s: %s", names[name], exc)

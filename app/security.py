@@ -34,7 +34,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, api_key: str, protect_metrics: bool) -> None:
         self.app = app
         self.key = api_key.encode()
-        self.open_paths = PROBES if protect_metrics else PROBES | {"/metrics"}
+        self.open_paths = open_paths(protect_metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.open_paths:
@@ -50,8 +50,13 @@ class AuthMiddleware:
         await error_response(error, scope)(scope, receive, send)
 
 
-def document_bearer_auth(app: FastAPI) -> None:
-    """Tell OpenAPI (and /docs' Authorize button) that routes need a bearer key."""
+def open_paths(protect_metrics: bool) -> frozenset[str]:
+    return PROBES if protect_metrics else PROBES | {"/metrics"}
+
+
+def document_bearer_auth(app: FastAPI, protect_metrics: bool) -> None:
+    """Tell OpenAPI (and /docs' Authorize button) which routes need a bearer key."""
+    unprotected = open_paths(protect_metrics)
 
     def schema() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -61,7 +66,7 @@ def document_bearer_auth(app: FastAPI) -> None:
             components = document.setdefault("components", {})
             components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
             for path, operations in document["paths"].items():
-                if path not in PROBES:
+                if path not in unprotected:
                     for operation in operations.values():
                         operation["security"] = [{"bearer": []}]
             app.openapi_schema = document

@@ -86,3 +86,4 @@ async def test_openapi_declares_bearer_auth(keyed: httpx.AsyncClient) -> None:
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert schema["paths"]["/predict"]["post"]["security"] == [{"bearer": []}]
     assert "security" not in schema["paths"]["/health"]["get"]
+    assert "security" not in schema["paths"]["/metrics"]["get"]
