@@ -8,6 +8,7 @@ from app.deps import ContextDep, ServiceDep
 from app.inference import (
     check_texts,
     prediction,
+    tokenize_texts,
     tokenized,
     wait_for_client_gone,
 )
@@ -63,5 +64,5 @@ async def tokenize(
     model = service.model(body.model)
     context.model = model.name
     truncate = service.settings.truncate if body.truncate is None else body.truncate
-    results = [tokenized(item, truncate) for item in model.encoder.encode_batch(texts)]
+    results = [tokenized(item, truncate) for item in await tokenize_texts(model, texts)]
     return JSONBytesResponse({"model": model.name, "results": results})
