@@ -205,3 +205,11 @@ async def test_batch_failure_is_500_without_internals(
     assert response.headers["x-request-id"] == "r-1"
     logged = [r for r in caplog.records if getattr(r, "request_id", None) == "r-1"]
     assert any(r.exc_info for r in logged)
+
+
+async def test_very_long_text_is_tokenized_off_the_loop_and_truncated(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/predict", json={"text": "great film " * 1000})
+    assert response.status_code == 200
+    assert response.json()["predictions"][0]["truncated"] is True
