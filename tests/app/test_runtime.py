@@ -90,3 +90,18 @@ def test_session_reports_what_it_uses(bundles_root: Path) -> None:
         "intra_op_threads": 1,
         "inter_op_threads": 1,
     }
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" in runtime.ort.get_available_providers(), reason="CUDA build present"
+)
+async def test_cuda_setting_without_a_cuda_build_fails_startup(bundles_root: Path) -> None:
+    from app.main import create_app
+    from tests.app.conftest import make_settings, serving
+
+    app = create_app(make_settings(bundles_root, providers="cuda"))
+    async with serving(app) as client:
+        ready = await client.get("/ready")
+    assert ready.status_code == 503
+    assert "onnxruntime-gpu" in app.state.service.failure
