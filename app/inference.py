@@ -62,13 +62,12 @@ def check_texts(texts: Sequence[str], limits: TextLimits) -> None:
 
 
 async def tokenize_texts(model: ServedModel, texts: Sequence[str]) -> list[EncodedText]:
-    """Short inputs are tokenized on the event loop (~10 us each); long ones in a thread, since
-    a long review costs ~0.3 us per character and would stall every other request meanwhile."""
+    """Short inputs are tokenized on the event loop, one by one (~6 us per short text; the Rust
+    `encode_batch` costs more for them: ~450 vs ~210 us for 32). Long inputs go to a thread and
+    `encode_batch`, since a review costs ~0.3 us per character and would stall the loop."""
     if sum(len(t) for t in texts) > OFFLOAD_CHARS:
         return await asyncio.to_thread(model.encoder.encode_batch, texts)
-    if len(texts) == 1:
-        return [model.encoder.encode(texts[0])]
-    return model.encoder.encode_batch(texts)
+    return [model.encoder.encode(text) for text in texts]
 
 
 async def encode(model: ServedModel, texts: Sequence[str], truncate: bool) -> list[EncodedText]:
