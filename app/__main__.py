@@ -1,0 +1,81 @@
+"""`python -m app`: run the service with uvicorn, shutting down gracefully on SIGTERM.
+
+On the first SIGTERM (or Ctrl-C) readiness turns 503 at once while requests are still served for
+`drain_seconds`, so load balancers stop sending traffic; then uvicorn stops accepting
+connections, answers every in-flight and queued request, runs the app's shutdown (the batchers
+drain) and the process exits 0. A second signal skips the rest of the drain period. If models
+fail to load, the process exits 1 (the log names the file).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from types import FrameType
+
+import uvicorn
+
+from app.main import create_app
+from app.service import Service
+from app.settings import Settings
+
+log = logging.getLogger("app.server")
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, service: Service, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.service = service
+        self.drain_seconds = drain_seconds
+        self.drain_until: float | None = None
+        self.drain_logged = False
+        self.exit_code = 0
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Runs as a signal handler: only set flags here; on_tick acts on them. Unlike the base
+        # class, never record the signal: uvicorn would re-raise it at exit and the process
+        # would die by SIGTERM instead of exiting 0.
+        if self.drain_until is None and self.drain_seconds > 0:
+            self.service.draining = True
+            self.drain_until = time.monotonic() + self.drain_seconds
+        elif self.should_exit:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.service.failure is not None:
+            self.exit_code = 1
+            return True
+        if self.drain_until is not None:
+            if not self.drain_logged:
+                self.drain_logged = True
+                log.info(
+                    "signal received: /ready answers 503, serving %.1f s more", self.drain_seconds
+                )
+            if time.monotonic() >= self.drain_until:
+                log.info("drain period over: closing the listening socket")
+                return True
+        return await super().on_tick(counter)
+
+
+def main() -> int:
+    settings = Settings()
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our JSON handler is already on the root logger
+        access_log=False,  # the request middleware logs each request with its id and timings
+        timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+        server_header=False,
+    )
+    server = DrainingServer(config, app.state.service, settings.drain_seconds)
+    server.run()
+    return server.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

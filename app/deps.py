@@ -1,0 +1,22 @@
+"""Named dependencies. All are `async def`: FastAPI runs plain `def` ones in a thread pool."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.middleware import CTX_KEY, RequestContext
+from app.service import Service
+
+
+async def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+async def get_context(request: Request) -> RequestContext:
+    return request.scope[CTX_KEY]
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+ContextDep = Annotated[RequestContext, Depends(get_context)]

@@ -1,0 +1,86 @@
+"""`create_app()`: settings, logging, service state, middleware, error handlers and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.errors import install_error_handlers
+from app.logs import configure_logging
+from app.metrics import Metrics
+from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.responses import JSONBytesResponse
+from app.routes import ops, predict, v2
+from app.security import AuthMiddleware, document_bearer_auth
+from app.service import Service
+from app.settings import Settings
+
+DESCRIPTION = (
+    "Sentiment analysis with LSTM models served by ONNX Runtime: tokenization, dynamic batching, "
+    "health checks, Prometheus metrics and the Open Inference Protocol (KServe v2). Every error "
+    'is `{"error": "<message>", "type": "<kind>"}`.'
+)
+
+
+def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """Added innermost first: the request context wraps everything, so every answer (401 and 413
+    included) carries the request id and is counted."""
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.api_key is not None:
+        app.add_middleware(
+            AuthMiddleware,
+            api_key=settings.api_key.get_secret_value(),
+            protect_metrics=settings.metrics_require_key,
+        )
+    if settings.cors_origins:
+        # outside auth, so browsers' pre-flight OPTIONS requests need no key
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=[
+                "X-Request-ID",
+                "X-Tokenization-Time",
+                "X-Queue-Time",
+                "X-Inference-Time",
+                "Retry-After",
+            ],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.json_logs)
+    metrics = Metrics()
+    service = Service(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()  # models load in the background: /health answers meanwhile
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Sentiment service",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONBytesResponse,
+        redoc_url=None,
+    )
+    app.state.service = service
+    install_error_handlers(app)
+    for router in (predict.router, ops.router, v2.router):
+        app.include_router(router)
+    add_middleware(app, settings, metrics)
+    if settings.api_key is not None:
+        document_bearer_auth(app, settings.metrics_require_key)
+    return app

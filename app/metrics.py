@@ -1,0 +1,131 @@
+"""Prometheus metrics in a per-app registry (tests build many apps in one process).
+
+Labelled children are cached, since `.labels()` costs a dict lookup and a lock per call on the
+hot path. Queue depth is read at scrape time, so submitting work pays nothing for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from app.batcher import BatchStats
+
+LATENCY_BUCKETS = (
+    0.0002,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+TOKEN_BUCKETS = (16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768)
+
+
+class QueueDepthCollector(Collector):
+    def __init__(self, depths: Callable[[], dict[str, int]]) -> None:
+        self._depths = depths
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "sentiment_queue_depth", "Texts waiting in each model's batch queue", labels=["model"]
+        )
+        for model, depth in self._depths().items():
+            family.add_metric([model], depth)
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "sentiment_http_requests",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "sentiment_http_request_duration_seconds",
+            "Time to answer, by route template",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter("sentiment_errors", "Error responses by type", ["type"], registry=r)
+        self.batch_size = Histogram(
+            "sentiment_batch_size", "Texts per batch", ["model"], buckets=SIZE_BUCKETS, registry=r
+        )
+        self.batch_tokens = Histogram(
+            "sentiment_batch_padded_tokens",
+            "Padded tokens per batch (texts x longest)",
+            ["model"],
+            buckets=TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.stage = Histogram(
+            "sentiment_stage_seconds",
+            "Per-stage latency: tokenization, queue, inference",
+            ["model", "stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "sentiment_model_info",
+            "Loaded models (value 1)",
+            ["name", "version", "variant", "provider"],
+            registry=r,
+        )
+        self._children: dict[tuple, object] = {}
+
+    def watch_queues(self, depths: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(QueueDepthCollector(depths))
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> object:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self._child(self.requests, route, method, str(status)).inc()
+        self._child(self.latency, route).observe(seconds)
+
+    def observe_error(self, kind: str) -> None:
+        self._child(self.errors, kind).inc()
+
+    def observe_stage(self, model: str, stage: str, seconds: float) -> None:
+        self._child(self.stage, model, stage).observe(seconds)
+
+    def batch_observer(self, model: str) -> Callable[[BatchStats], None]:
+        """A callback for the model's batcher: batch size, padded tokens, queue and run time."""
+        size = self._child(self.batch_size, model)
+        tokens = self._child(self.batch_tokens, model)
+        queue = self._child(self.stage, model, "queue")
+        inference = self._child(self.stage, model, "inference")
+
+        def observe(stats: BatchStats) -> None:
+            size.observe(stats.size)
+            tokens.observe(stats.padded)
+            inference.observe(stats.run_s)
+            for wait in stats.waits:
+                queue.observe(wait)
+
+        return observe
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

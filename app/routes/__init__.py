@@ -1,0 +1,1 @@
+"""HTTP routes: parse, delegate to the service, shape the answer."""

@@ -1,0 +1,170 @@
+"""Open Inference Protocol (KServe v2) REST routes, so KServe and Triton clients work as is."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from app import __version__
+from app.deps import ContextDep, ServiceDep
+from app.errors import NotReady
+from app.inference import check_texts, wait_for_client_gone
+from app.middleware import RequestContext
+from app.openinference import (
+    check_version,
+    model_metadata,
+    output_tensors,
+    requested_outputs,
+    texts_of,
+    truncate_of,
+)
+from app.responses import JSONBytesResponse
+from app.schemas import error_responses
+from app.schemas_v2 import (
+    InferenceRequest,
+    InferenceResponse,
+    ModelMetadata,
+    ModelReady,
+    ServerLive,
+    ServerMetadata,
+    ServerReady,
+)
+from app.service import Service
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], strict_content_type=False)
+SERVER_NAME = "sentiment-service"
+
+
+@router.get("", response_model=ServerMetadata, summary="Server metadata")
+async def server_metadata() -> JSONBytesResponse:
+    return JSONBytesResponse({"name": SERVER_NAME, "version": __version__, "extensions": []})
+
+
+@router.get("/health/live", response_model=ServerLive, summary="Server live")
+async def live() -> JSONBytesResponse:
+    return JSONBytesResponse({"live": True})
+
+
+@router.get(
+    "/health/ready",
+    response_model=ServerReady,
+    responses=error_responses(503),
+    summary="Server ready: every model loaded and warm, not draining",
+)
+async def server_ready(service: ServiceDep) -> JSONBytesResponse:
+    if not service.ready:
+        raise NotReady(f"not ready: {service.not_ready_reason()}")
+    return JSONBytesResponse({"ready": True})
+
+
+def _metadata(service: Service, name: str, version: str | None) -> JSONBytesResponse:
+    model = service.model(name)
+    check_version(model, version)
+    return JSONBytesResponse(model_metadata(model))
+
+
+@router.get(
+    "/models/{name}",
+    response_model=ModelMetadata,
+    responses=error_responses(401, 404, 503),
+    summary="Model metadata",
+)
+async def metadata(name: str, service: ServiceDep) -> JSONBytesResponse:
+    return _metadata(service, name, None)
+
+
+@router.get(
+    "/models/{name}/versions/{version}",
+    response_model=ModelMetadata,
+    responses=error_responses(401, 404, 503),
+    summary="Model metadata, one version",
+)
+async def metadata_version(name: str, version: str, service: ServiceDep) -> JSONBytesResponse:
+    return _metadata(service, name, version)
+
+
+def _ready(service: Service, name: str, version: str | None) -> JSONBytesResponse:
+    model = service.model(name)
+    check_version(model, version)
+    if not service.ready:
+        raise NotReady(f"model {name!r} is not ready: {service.not_ready_reason()}")
+    return JSONBytesResponse({"name": model.name, "ready": True})
+
+
+@router.get(
+    "/models/{name}/ready",
+    response_model=ModelReady,
+    responses=error_responses(401, 404, 503),
+    summary="Model ready",
+)
+async def model_ready(name: str, service: ServiceDep) -> JSONBytesResponse:
+    return _ready(service, name, None)
+
+
+@router.get(
+    "/models/{name}/versions/{version}/ready",
+    response_model=ModelReady,
+    responses=error_responses(401, 404, 503),
+    summary="Model ready, one version",
+)
+async def model_version_ready(name: str, version: str, service: ServiceDep) -> JSONBytesResponse:
+    return _ready(service, name, version)
+
+
+async def _infer(
+    body: InferenceRequest,
+    request: Request,
+    service: Service,
+    context: RequestContext,
+    version: str | None,
+) -> JSONBytesResponse:
+    model = service.model(context.model)
+    check_version(model, version)
+    texts = texts_of(body)
+    outputs = requested_outputs(body)
+    check_texts(texts, service.limits)
+    truncate = truncate_of(body, service.settings.truncate)
+    result = await service.classify(
+        model, texts, truncate, lambda: wait_for_client_gone(request.receive)
+    )
+    context.times = result.times
+    answer = {
+        "model_name": model.name,
+        "model_version": model.bundle.manifest.version,
+        "id": body.id if body.id is not None else context.request_id,
+        "outputs": output_tensors(outputs, model.labels, result.probabilities),
+    }
+    return JSONBytesResponse(answer, headers=result.times.headers())
+
+
+INFER_ERRORS = error_responses(401, 404, 413, 422, 429, 503, 504)
+
+
+@router.post(
+    "/models/{name}/infer",
+    response_model=InferenceResponse,
+    responses=INFER_ERRORS,
+    summary="Inference: BYTES texts in; FP32 probabilities and BYTES labels out",
+)
+async def infer(
+    name: str, body: InferenceRequest, request: Request, service: ServiceDep, context: ContextDep
+) -> JSONBytesResponse:
+    context.model = name
+    return await _infer(body, request, service, context, None)
+
+
+@router.post(
+    "/models/{name}/versions/{version}/infer",
+    response_model=InferenceResponse,
+    responses=INFER_ERRORS,
+    summary="Inference on one model version",
+)
+async def infer_version(
+    name: str,
+    version: str,
+    body: InferenceRequest,
+    request: Request,
+    service: ServiceDep,
+    context: ContextDep,
+) -> JSONBytesResponse:
+    context.model = name
+    return await _infer(body, request, service, context, version)

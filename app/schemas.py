@@ -1,0 +1,120 @@
+"""Request and response models of the service's own routes, and the one error body.
+
+Request models forbid unknown fields and are strict (no "1" for true), so a typo is a 422 that
+names the field rather than a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What went wrong and what to change", examples=["..."])
+    type: str = Field(description="Kind of error, e.g. invalid_input, model_not_found, queue_full")
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Missing or wrong API key (only when one is configured)",
+    404: "Unknown model; the message lists the loaded ones",
+    413: "Body, text or token count over a limit",
+    422: "Invalid input: empty text, wrong types, unknown fields, malformed JSON, too many texts",
+    429: "The model's queue is full; see Retry-After",
+    503: "Not ready: models loading or the service draining",
+    504: "The request deadline passed",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries with the error model for each status code."""
+    return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+class TextsRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"text": "A wonderful, moving film."},
+                {"texts": ["Loved it", "Dull and too long"], "model": "sentiment-en"},
+            ]
+        },
+    )
+
+    text: str | None = Field(default=None, description="One text; or use `texts`")
+    texts: list[str] | None = Field(default=None, description="Several texts, answered in order")
+    model: str | None = Field(default=None, description="Model name; default: the service's")
+    truncate: bool | None = Field(
+        default=None,
+        description="Cut texts longer than the model's max_length (head and tail kept); false "
+        "answers 413 instead. Default: the service setting",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TextsRequest:
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("send exactly one of `text` (a string) or `texts` (a list of strings)")
+        if self.texts is not None and not self.texts:
+            raise ValueError("`texts` is empty; send at least one text")
+        return self
+
+    @property
+    def items(self) -> list[str]:
+        return [self.text] if self.text is not None else list(self.texts or [])
+
+
+class Prediction(BaseModel):
+    label: str = Field(description="The most probable label")
+    score: float = Field(description="Probability of that label")
+    probabilities: dict[str, float] = Field(description="Probability of every label")
+    tokens: int = Field(description="Tokens the model read (after truncation)")
+    truncated: bool = Field(description="True when the text was cut to the model's max_length")
+
+
+class PredictResponse(BaseModel):
+    model: str
+    predictions: list[Prediction] = Field(description="One per input text, in input order")
+
+
+class Tokenized(BaseModel):
+    tokens: list[str]
+    ids: list[int]
+    offsets: list[tuple[int, int]] = Field(description="Character span of each token in the text")
+    count: int = Field(description="Number of tokens listed")
+    truncated: bool = Field(description="True when tokens were cut to the model's max_length")
+
+
+class TokenizeResponse(BaseModel):
+    model: str
+    results: list[Tokenized] = Field(description="One per input text, in input order")
+
+
+class RuntimeInfo(BaseModel):
+    provider: str = Field(description="ONNX Runtime execution provider in use")
+    variant: str = Field(description="fp32 or int8")
+    intra_op_threads: int
+    inter_op_threads: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    language: str
+    labels: list[str]
+    max_length: int
+    metrics: dict[str, Any] = Field(description="Evaluation metrics of the variant in use")
+    runtime: RuntimeInfo
+    manifest: dict[str, Any] = Field(description="The bundle's full manifest")
+
+
+class ModelsResponse(BaseModel):
+    default: str
+    models: list[ModelInfo]
+    failed: dict[str, str] = Field(description="Bundles refused at startup, with the reason")
+
+
+class Status(BaseModel):
+    status: str = Field(examples=["ok"])

@@ -1,0 +1,65 @@
+"""App test fixtures: settings pointing at the session's real tiny bundles, and a running app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from app.settings import Settings
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _no_sentiment_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the test, never from the developer's shell."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SENTIMENT_") and name != "SENTIMENT_DATA_DIR":
+            monkeypatch.delenv(name)
+
+
+def make_settings(model_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "model_dir": model_dir,
+        "default_model": "tiny-en",
+        "drain_seconds": 0,
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, wait_loaded: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (models load in the background) and give a client for it."""
+    async with app.router.lifespan_context(app):
+        if wait_loaded:
+            with anyio.fail_after(30):
+                await app.state.service.load_finished.wait()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+def settings(bundles_root: Path) -> Settings:
+    return make_settings(bundles_root)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(create_app(settings)) as client:
+        yield client

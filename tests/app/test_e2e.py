@@ -1,0 +1,174 @@
+"""End to end against a real `python -m app` process (uvicorn) on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import REPO
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
+TEXTS = ["great", "awful film", "fine", "a moving, wonderful story " * 10, "boring"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server(model_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    port = free_port()
+    variables = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_")},
+        "SENTIMENT_MODEL_DIR": str(model_dir),
+        "SENTIMENT_DEFAULT_MODEL": "tiny-en",
+        "SENTIMENT_PORT": str(port),
+        "SENTIMENT_DRAIN_SECONDS": "0.5",
+        "SENTIMENT_VARIANT": "fp32",  # exact batch/alone equality (int8 varies by ~1e-3)
+        **env,
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app"], cwd=REPO, env=variables, stdout=out, stderr=out
+        )
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+async def wait_until(url: str, status: int, timeout: float = 30) -> list[int]:
+    """Poll `url` until it answers `status`; returns every status seen on the way."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            try:
+                seen.append((await client.get(url)).status_code)
+            except httpx.TransportError:
+                seen.append(0)  # not listening yet
+            if seen[-1] == status:
+                return seen
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"{url} never answered {status}; saw {sorted(set(seen))}")
+
+
+def many_bundles(source: Path, target: Path, copies: int) -> Path:
+    """tiny-en, tiny-ko and `copies` renamed copies of tiny-en: loading takes a while."""
+    shutil.copytree(source, target)
+    for i in range(copies):
+        folder = target / f"copy-{i}"
+        shutil.copytree(source / "tiny-en", folder)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["name"] = folder.name  # the manifest is not among the hashed files
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+async def predict_all(base: str, texts: list[str], concurrency: int) -> list[dict]:
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        responses = await asyncio.gather(
+            *(client.post("/predict", json={"text": t}) for t in texts)
+        )
+    assert all(r.status_code == 200 for r in responses), {r.status_code for r in responses}
+    return [r.json()["predictions"][0] for r in responses]
+
+
+async def test_ready_flips_from_503_to_200_after_start(bundles_root: Path, tmp_path: Path) -> None:
+    model_dir = many_bundles(bundles_root, tmp_path / "models", copies=40)
+    with server(model_dir, tmp_path / "log") as (_process, base):
+        seen = await wait_until(f"{base}/ready", 200)
+        assert 503 in seen, seen
+        assert seen.index(503) < seen.index(200)
+        assert (await httpx.AsyncClient().get(f"{base}/health")).status_code == 200
+
+
+async def test_concurrent_answers_equal_one_by_one_answers(
+    bundles_root: Path, tmp_path: Path
+) -> None:
+    texts = [f"{TEXTS[i % len(TEXTS)]} {i}" for i in range(200)]
+    with server(bundles_root, tmp_path / "log") as (_process, base):
+        await wait_until(f"{base}/ready", 200)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            one_by_one = [
+                (await client.post("/predict", json={"text": t})).json()["predictions"][0]
+                for t in texts
+            ]
+        together = await predict_all(base, texts, 200)
+        metrics = httpx.get(f"{base}/metrics").text
+    for alone, batched in zip(one_by_one, together, strict=True):
+        assert alone["label"] == batched["label"]
+        for label, p in alone["probabilities"].items():
+            assert batched["probabilities"][label] == pytest.approx(p, abs=1e-5)
+    # the concurrent half really was batched: some batch held more than one text
+    assert 'sentiment_batch_size_bucket{le="1.0",model="tiny-en"} 400.0' not in metrics
+
+
+async def test_sigterm_drains_without_losing_accepted_requests(
+    bundles_root: Path, tmp_path: Path
+) -> None:
+    # every batch waits 1.5 s to fill, so the 100 requests are still queued at SIGTERM time and
+    # are answered only after the 0.5 s drain period, once uvicorn has stopped accepting
+    env = {"SENTIMENT_MAX_WAIT_MS": "1500", "SENTIMENT_MAX_BATCH_SIZE": "256"}
+    log = tmp_path / "log"
+    with server(bundles_root, log, **env) as (process, base):
+        await wait_until(f"{base}/ready", 200)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+            texts = [f"{TEXTS[i % len(TEXTS)]} {i}" for i in range(100)]
+            in_flight = [
+                asyncio.create_task(client.post("/predict", json={"text": t})) for t in texts
+            ]
+            await wait_for_queue(client, 100)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.1)
+            ready = await client.get("/ready")
+            during_drain = asyncio.create_task(client.post("/predict", json={"text": "late"}))
+            await asyncio.sleep(0.6)  # drain period over: the listening socket is closed
+            with pytest.raises(httpx.ConnectError):
+                await client.get("/health")
+            responses = await asyncio.gather(*in_flight, during_drain)
+        exit_code = process.wait(timeout=30)
+    assert ready.status_code == 503 and ready.json()["type"] == "not_ready"
+    assert [r.status_code for r in responses] == [200] * 101
+    assert all(r.json()["predictions"][0]["label"] for r in responses)
+    assert exit_code == 0, log.read_text()[-2000:]
+    assert "Traceback" not in log.read_text()
+
+
+async def wait_for_queue(client: httpx.AsyncClient, depth: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    line = f'sentiment_queue_depth{{model="tiny-en"}} {float(depth)}'
+    while time.monotonic() < deadline:
+        if line in (await client.get("/metrics")).text:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"queue never reached {depth}")
+
+
+async def test_bad_default_bundle_exits_1_naming_the_file(model_dir: Path, tmp_path: Path) -> None:
+    path = model_dir / "tiny-en" / "model.onnx"
+    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    log = tmp_path / "log"
+    with server(model_dir, log) as (process, _base):
+        exit_code = process.wait(timeout=30)
+    assert exit_code == 1
+    assert "model.onnx" in log.read_text() and "sha256" in log.read_text()

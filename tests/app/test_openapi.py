@@ -1,0 +1,50 @@
+"""/docs and /openapi.json describe every route, body, response and error."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+ROUTES = {
+    ("post", "/predict"),
+    ("post", "/tokenize"),
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/models"),
+    ("get", "/metrics"),
+    ("get", "/v2"),
+    ("get", "/v2/health/live"),
+    ("get", "/v2/health/ready"),
+    ("get", "/v2/models/{name}"),
+    ("get", "/v2/models/{name}/ready"),
+    ("post", "/v2/models/{name}/infer"),
+}
+
+
+async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200 and "swagger" in response.text.lower()
+
+
+async def test_every_route_is_documented(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    documented = {(method, path) for path, ops in paths.items() for method in ops}
+    assert documented >= ROUTES
+
+
+async def test_bodies_responses_and_errors_are_documented(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    predict = schema["paths"]["/predict"]["post"]
+    assert predict["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "TextsRequest"
+    )
+    assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "PredictResponse"
+    )
+    for code in ("404", "413", "422", "429", "503", "504"):
+        ref = predict["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("ErrorBody")
+    infer = schema["paths"]["/v2/models/{name}/infer"]["post"]
+    assert {"404", "413", "422", "429", "503", "504"} <= set(infer["responses"])
+    assert schema["components"]["schemas"]["TextsRequest"]["additionalProperties"] is False
