@@ -69,6 +69,8 @@ class TrainConfig:
     embed_dropout: float = 0.1  # dropout on token embeddings
     ngram_buckets: int = 0  # hashed n-gram branch size; 0 = off, e.g. 1048576
     ngram_order: int = 3  # n-grams of ids from 1 to this
+    ngram_chars: int = 0  # also character n-grams from 1 to this (0 = off); helps Korean
+    ngram_files: list[str] = field(default_factory=list)  # train files it is fitted on; [] = all
     ngram_l2: float = 1e-4  # L2 penalty when fitting the n-gram branch
     # --- optimisation ---
     epochs: int = 6  # upper bound; early stopping may end sooner
@@ -82,6 +84,9 @@ class TrainConfig:
     # --- export ---
     opset: int = 17  # ONNX opset
     quantize: bool = True  # also write model.int8.onnx (dynamic int8)
+    # dynamic int8 scales activations per batch, so a text's scores shift (~1e-3) with the
+    # texts batched beside it; fp32 stays the default unless this is set
+    int8_default: bool = False
     int8_tolerance: float = 0.5  # accuracy points int8 may lose and still be the default
 
     def resolve(self, path: str) -> Path:
@@ -164,6 +169,8 @@ def validate(config: TrainConfig) -> None:
             f"head_tokens: must be between 0 and max_length ({config.max_length}), got "
             f"{config.head_tokens}; set head_tokens along with max_length"
         )
+    if not 1 <= config.ngram_order <= 8 or not 0 <= config.ngram_chars <= 8:
+        raise ConfigError("ngram_order must be 1-8 and ngram_chars 0-8")
     if config.arch == "none" and config.ngram_buckets <= 0:
         raise ConfigError("arch 'none' needs ngram_buckets > 0")
     positive = (

@@ -45,6 +45,9 @@ def export_onnx(model: SentimentClassifier, example: np.ndarray, path: Path, ops
             input_names=["input_ids"],
             output_names=["logits"],
             dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
+            # keep every parameter under its torch name so the bundle can be read back into
+            # torch (training.onnx_import); ONNX Runtime folds the constants when it loads
+            do_constant_folding=False,
         )
     check_graph(path, model.spec.arch)
 

@@ -20,7 +20,17 @@ from torch import Tensor, nn
 RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 ARCHITECTURES = ("lstm", "gru", "rnn", "cnn_lstm", "none")
 # Multipliers for hashing n-grams of ids; int64 arithmetic, identical in torch and ONNX Runtime.
-_HASH_MULTIPLIERS = (1, 1_000_003, 998_244_353, 1_000_000_007)
+_HASH_MULTIPLIERS = (
+    1,
+    1_000_003,
+    998_244_353,
+    1_000_000_007,
+    999_999_937,
+    1_000_000_009,
+    999_999_929,
+    1_000_000_021,
+)  # up to order 8; products of code points (< 2^21) with these stay far inside int64
+MAX_NGRAM_ORDER = len(_HASH_MULTIPLIERS)
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,9 @@ class ModelSpec:
     dropout: float = 0.3
     embed_dropout: float = 0.1
     ngram_buckets: int = 0  # 0 = no n-gram branch
-    ngram_order: int = 3
+    ngram_order: int = 3  # token n-grams of order 1..this
+    char_order: int = 0  # character n-grams of order 1..this; 0 = none
+    char_width: int = 12  # characters kept per token for character n-grams
 
 
 def padding_mask(input_ids: Tensor) -> Tensor:
@@ -131,7 +143,7 @@ class RecurrentBranch(nn.Module):
         return self.classifier(self.dropout(masked_max_mean(x, mask)))
 
 
-def hash_ngrams(input_ids: Tensor, mask: Tensor, order: int, buckets: int) -> Tensor:
+def hash_ngrams(input_ids: Tensor, mask: Tensor, order: int, buckets: int, salt: int = 0) -> Tensor:
     """Hash every n-gram (n = 1..order) of ids into [0, buckets); [B, order*T] int64.
 
     N-grams that run into padding get the sentinel `buckets`, whose weight row stays zero. The
@@ -144,9 +156,27 @@ def hash_ngrams(input_ids: Tensor, mask: Tensor, order: int, buckets: int) -> Te
     hashed = []
     for n in range(order):
         running = running + ids[:, n : n + steps] * _HASH_MULTIPLIERS[n]
-        bucket = (running + n * 7_919) % buckets  # the offset keeps orders apart
+        bucket = (running + (n + salt) * 7_919) % buckets  # offsets keep orders and kinds apart
         hashed.append(torch.where(real[:, n : n + steps], bucket, torch.full_like(bucket, buckets)))
     return torch.cat(hashed, dim=1)
+
+
+def character_sequence(input_ids: Tensor, token_chars: Tensor) -> tuple[Tensor, Tensor]:
+    """The text's code points from its token ids: ([B, T*W] int64, mask [B, T*W]).
+
+    Each token contributes its W-wide row of `token_chars` (zero-padded); a stable sort on
+    position moves the real characters of a row to its front, so n-grams can cross tokens.
+    """
+    batch, steps = input_ids.shape
+    width = token_chars.size(1)
+    chars = token_chars[input_ids].to(torch.int64) * (input_ids != 0).unsqueeze(-1)  # pads: none
+    chars = chars.reshape(batch, steps * width)
+    real = chars != 0
+    positions = torch.arange(steps * width, device=input_ids.device).unsqueeze(0)
+    key = torch.where(real, positions, positions + steps * width)  # padding after real chars
+    _, order = torch.sort(key, dim=1)
+    packed = chars.gather(1, order)
+    return packed, positions < real.sum(dim=1, keepdim=True)
 
 
 def first_occurrences(hashed: Tensor) -> tuple[Tensor, Tensor]:
@@ -169,15 +199,27 @@ class HashedNgramBranch(nn.Module):
     The last row is the zero sentinel for n-grams that run into padding.
     """
 
-    def __init__(self, buckets: int, order: int, num_labels: int) -> None:
+    def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
-        self.buckets, self.order = buckets, order
-        self.table = nn.Embedding(buckets + 1, num_labels - 1, padding_idx=buckets)
+        self.buckets, self.order, self.char_order = (
+            spec.ngram_buckets,
+            spec.ngram_order,
+            spec.char_order,
+        )
+        self.table = nn.Embedding(self.buckets + 1, spec.num_labels - 1, padding_idx=self.buckets)
         nn.init.zeros_(self.table.weight)
-        self.bias = nn.Parameter(torch.zeros(num_labels))
+        self.bias = nn.Parameter(torch.zeros(spec.num_labels))
+        # code points of each token (int32 to halve the graph's size); filled from the tokenizer
+        chars = torch.zeros(spec.vocab_size if spec.char_order else 1, spec.char_width)
+        self.register_buffer("token_chars", chars.to(torch.int32))
 
     def unique_hashes(self, input_ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        return first_occurrences(hash_ngrams(input_ids, mask, self.order, self.buckets))
+        hashed = hash_ngrams(input_ids, mask, self.order, self.buckets)
+        if self.char_order:
+            chars, real = character_sequence(input_ids, self.token_chars)
+            more = hash_ngrams(chars, real, self.char_order, self.buckets, salt=self.order)
+            hashed = torch.cat([hashed, more], dim=1)
+        return first_occurrences(hashed)
 
     def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
         ordered, keep = self.unique_hashes(input_ids, mask)
@@ -209,7 +251,7 @@ class SentimentClassifier(nn.Module):
         self.recurrent = RecurrentBranch(spec) if spec.arch != "none" else None
         self.ngrams = None
         if spec.ngram_buckets > 0:
-            self.ngrams = HashedNgramBranch(spec.ngram_buckets, spec.ngram_order, spec.num_labels)
+            self.ngrams = HashedNgramBranch(spec)
         initial = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # [recurrent, n-gram] x [a, b]
         self.mix = nn.Parameter(initial, requires_grad=False)
         self.mix_bias = nn.Parameter(torch.zeros(spec.num_labels), requires_grad=False)

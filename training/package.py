@@ -96,13 +96,13 @@ def _measure(folder: Path, manifest: Manifest, config: TrainConfig, sets: dict[s
             log.info("%s %s: accuracy %.4f", key, name, variant.metrics[name]["accuracy"])
 
 
-def choose_default(manifest: Manifest, tolerance_points: float) -> str:
-    """int8 when it stays within `tolerance_points` of fp32 on validation (never on test)."""
-    if "int8" not in manifest.variants:
+def choose_default(manifest: Manifest, config: TrainConfig) -> str:
+    """fp32, or int8 when asked for and within `int8_tolerance` points on validation."""
+    if "int8" not in manifest.variants or not config.int8_default:
         return "fp32"
     fp32 = manifest.variants["fp32"].metrics["validation"]["accuracy"]
     int8 = manifest.variants["int8"].metrics["validation"]["accuracy"]
-    return "int8" if 100 * (fp32 - int8) <= tolerance_points else "fp32"
+    return "int8" if 100 * (fp32 - int8) <= config.int8_tolerance else "fp32"
 
 
 def export_bundle(run_dir: Path, out_dir: Path, quantize: bool | None = None) -> Path:
@@ -123,7 +123,7 @@ def export_bundle(run_dir: Path, out_dir: Path, quantize: bool | None = None) ->
     manifest = _manifest(config, model, report, variants)
     write_manifest(staging, manifest)
     _measure(staging, manifest, config, {"validation": validation, **read_test_data(config)})
-    manifest.default_variant = choose_default(manifest, config.int8_tolerance)
+    manifest.default_variant = choose_default(manifest, config)
     (staging / CARD_FILE).write_text(render_card(manifest), encoding="utf-8")
     write_manifest(staging, manifest)
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from model.bundle import Truncation
 from model.text import TextEncoder
-from training.config import TrainConfig
+from training.config import ConfigError, TrainConfig
 from training.data import LabelledTexts, ReadOptions, read_labelled, validation_split
 from training.tokenizer import train_tokenizer
 
@@ -52,19 +52,46 @@ def _sample(data: LabelledTexts, limit: int, seed: int) -> LabelledTexts:
     return data.subset(picked)
 
 
-def read_training_data(config: TrainConfig) -> tuple[LabelledTexts, LabelledTexts]:
-    """(train, validation): validation is carved from each training file the same way."""
+def read_training_parts(config: TrainConfig) -> list[tuple[str, LabelledTexts, LabelledTexts]]:
+    """(file, train, validation) per training file; validation is carved from each file alike."""
     options = read_options(config)
-    trains, vals = [], []
+    parts = []
     for path in config.train_files:
         data = _sample(
             read_labelled(config.resolve(path), options), config.max_train_rows, config.seed
         )
         train, val = validation_split(data, config.val_fraction, config.val_split, config.seed)
-        trains.append(train)
-        vals.append(val)
+        parts.append((path, train, val))
         log.info("%s: %d train, %d validation rows", path, len(train), len(val))
-    return LabelledTexts.concat(trains), LabelledTexts.concat(vals)
+    return parts
+
+
+def read_training_data(config: TrainConfig) -> tuple[LabelledTexts, LabelledTexts]:
+    """(train, validation) of all training files together."""
+    parts = read_training_parts(config)
+    return (
+        LabelledTexts.concat([train for _, train, _ in parts]),
+        LabelledTexts.concat([val for _, _, val in parts]),
+    )
+
+
+def ngram_fit_rows(
+    config: TrainConfig, parts: list[tuple[str, LabelledTexts, LabelledTexts]]
+) -> list[int]:
+    """Rows of the concatenated training split that the n-gram branch is fitted on.
+
+    Fitting it on long reviews only keeps its Naive-Bayes ratios and penalty tuned to them; the
+    length-aware mix then leans on the recurrent branch for short texts.
+    """
+    unknown = set(config.ngram_files) - set(config.train_files)
+    if unknown:
+        raise ConfigError(f"ngram_files: {sorted(unknown)} are not among train_files")
+    rows, start = [], 0
+    for path, train, _ in parts:
+        if not config.ngram_files or path in config.ngram_files:
+            rows.extend(range(start, start + len(train)))
+        start += len(train)
+    return rows
 
 
 def read_test_data(config: TrainConfig) -> dict[str, LabelledTexts]:

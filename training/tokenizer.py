@@ -47,7 +47,7 @@ def _model_and_trainer(kind: str, vocab_size: int, min_frequency: int) -> tuple:
             special_tokens=special,
             show_progress=False,
         )
-        return model, trainer, decoders.BPEDecoder()
+        return model, trainer, decoders.Metaspace()
     if kind == "unigram":
         trainer = trainers.UnigramTrainer(
             vocab_size=vocab_size, special_tokens=special, unk_token=UNK_TOKEN, show_progress=False
@@ -63,8 +63,9 @@ def train_tokenizer(
     model, trainer, decoder = _model_and_trainer(kind, vocab_size, min_frequency)
     tokenizer = Tokenizer(model)
     tokenizer.normalizer = build_normalizer(lowercase)
-    # split on whitespace and punctuation; Unigram marks word starts with a metaspace instead
-    split = [pre_tokenizers.Whitespace()] if kind != "unigram" else [pre_tokenizers.Metaspace()]
+    # BPE and Unigram mark word starts with a metaspace (so tokens keep word boundaries, which
+    # the character n-grams need); WordPiece marks word continuations with ## instead
+    split = [pre_tokenizers.Metaspace()] if kind != "wordpiece" else [pre_tokenizers.Whitespace()]
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [*split, pre_tokenizers.Punctuation(), pre_tokenizers.Digits(individual_digits=False)]
     )
@@ -74,3 +75,25 @@ def train_tokenizer(
         if tokenizer.token_to_id(token) != expected:
             raise RuntimeError(f"tokenizer put {token} at id {tokenizer.token_to_id(token)}")
     return tokenizer
+
+
+def token_characters(tokenizer: Tokenizer, width: int) -> list[list[int]]:
+    """Code points of each token as it appears in text, word starts as a leading space.
+
+    Row i describes token id i (at most `width` code points, zero-padded). Special tokens have
+    no characters. The table lets the model form character n-grams inside the ONNX graph from
+    token ids alone.
+    """
+    rows = [[0] * width for _ in range(tokenizer.get_vocab_size())]
+    for token, index in tokenizer.get_vocab().items():
+        if token in (PAD_TOKEN, UNK_TOKEN):
+            continue
+        if token.startswith("\u2581"):  # metaspace: a word start
+            text = " " + token[1:]
+        elif token.startswith("##"):  # WordPiece continuation
+            text = token[2:]
+        else:
+            text = token if isinstance(tokenizer.model, models.BPE) else " " + token
+        codes = [ord(c) for c in text[:width]]
+        rows[index][: len(codes)] = codes
+    return rows

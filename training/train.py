@@ -22,9 +22,11 @@ from training.batching import bucketed_batches, make_batches, shard
 from training.checkpoint import Progress
 from training.combine import accuracy, branch_logits, fit_mix, mixed
 from training.config import TrainConfig
+from training.data import LabelledTexts
 from training.distributed import Runtime
 from training.models import ModelSpec, SentimentClassifier, padding_mask
-from training.prepare import encode, fit_or_load_encoder, read_training_data
+from training.prepare import encode, fit_or_load_encoder, ngram_fit_rows, read_training_parts
+from training.tokenizer import token_characters
 from training.wide import fit_ngram_branch
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ def model_spec(config: TrainConfig, vocab_size: int) -> ModelSpec:
         embed_dropout=config.embed_dropout,
         ngram_buckets=config.ngram_buckets,
         ngram_order=config.ngram_order,
+        char_order=config.ngram_chars,
     )
 
 
@@ -73,14 +76,20 @@ class Trainer:
 
     # ---- set-up -------------------------------------------------------------------------
     def prepare(self) -> None:
-        train_texts, val_texts = read_training_data(self.config)
+        parts = read_training_parts(self.config)
+        train_texts = LabelledTexts.concat([train for _, train, _ in parts])
+        val_texts = LabelledTexts.concat([val for _, _, val in parts])
         if self.runtime.is_main:
             fit_or_load_encoder(self.config, train_texts, self.out, fit=True)
         distributed.barrier(self.runtime)
         encoder = fit_or_load_encoder(self.config, train_texts, self.out, fit=False)
         self.train_split = encode(encoder, train_texts, "train")
         self.val_split = encode(encoder, val_texts, "validation")
+        self.ngram_rows = ngram_fit_rows(self.config, parts)
         self.model = SentimentClassifier(model_spec(self.config, encoder.vocab_size))
+        if self.model.ngrams is not None and self.config.ngram_chars:
+            table = token_characters(encoder.tokenizer, self.model.spec.char_width)
+            self.model.ngrams.token_chars.copy_(torch.tensor(table, dtype=torch.int32))
         self.model.to(self.runtime.device)
         self._build_optimiser()
 
@@ -115,11 +124,10 @@ class Trainer:
             log.warning("--resume: no %s yet, starting from scratch", last)
         if self.model.ngrams is not None and self.runtime.is_main:
             started = time.perf_counter()
+            rows = [self.train_split.rows[i] for i in self.ngram_rows]
+            labels = [self.train_split.labels[i] for i in self.ngram_rows]
             self.progress.ngram_fit = fit_ngram_branch(
-                self.model.ngrams,
-                self.train_split.rows,
-                self.train_split.labels,
-                self.config.ngram_l2,
+                self.model.ngrams, rows, labels, self.config.ngram_l2
             )
             self.progress.ngram_fit["seconds"] = time.perf_counter() - started
 

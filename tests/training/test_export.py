@@ -15,9 +15,15 @@ ROWS = [list(range(2, 2 + n)) for n in (40, 7, 1, 23, 12, 3)]
 
 def trained_like(arch: str) -> SentimentClassifier:
     torch.manual_seed(1)
-    spec = ModelSpec(300, 2, arch=arch, embed_dim=16, hidden_dim=12, ngram_buckets=509)
+    spec = ModelSpec(
+        300, 2, arch=arch, embed_dim=16, hidden_dim=12, ngram_buckets=509, char_order=3
+    )
     model = SentimentClassifier(spec).eval()
     nn.init.normal_(model.ngrams.table.weight, std=0.1)
+    codes = torch.randint(
+        0, 3000, (300, spec.char_width), generator=torch.Generator().manual_seed(0)
+    )
+    model.ngrams.token_chars.copy_(codes.to(torch.int32))
     return model
 
 
@@ -75,3 +81,15 @@ def test_verification_needs_rows_of_different_lengths(tmp_path: Path):
     export_onnx(model, pad_batch(ROWS[:2]), path, opset=17)
     with pytest.raises(ExportError, match="different lengths"):
         verify_export(model, path, [[5, 6], [7, 8]], 2)
+
+
+def test_bundle_weights_read_back_into_torch_give_the_same_logits(bundles_root: Path):
+    from training.onnx_import import load_torch_model
+
+    bundle = bundles_root / "tiny-en"
+    model = load_torch_model(bundle)
+    ids = pad_batch(ROWS)
+    expected = session(bundle / "model.onnx").run(["logits"], {"input_ids": ids})[0]
+    with torch.no_grad():
+        actual = model(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(actual, expected, atol=1e-5)

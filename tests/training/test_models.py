@@ -4,6 +4,7 @@ import torch
 from training.models import (
     ModelSpec,
     SentimentClassifier,
+    character_sequence,
     first_occurrences,
     hash_ngrams,
     reverse_within_length,
@@ -26,6 +27,8 @@ def tiny_model(arch: str, layers: int = 2) -> SentimentClassifier:
     spec = ModelSpec(
         500,
         3,
+        char_order=3,
+        char_width=4,
         arch=arch,
         embed_dim=12,
         hidden_dim=10,
@@ -35,7 +38,9 @@ def tiny_model(arch: str, layers: int = 2) -> SentimentClassifier:
         ngram_order=3,
     )
     model = SentimentClassifier(spec).eval()
-    torch.nn.init.normal_(model.ngrams.table.weight) if model.ngrams else None
+    torch.nn.init.normal_(model.ngrams.table.weight)
+    codes = torch.randint(0, 60, (500, 4), generator=torch.Generator().manual_seed(2))
+    model.ngrams.token_chars.copy_(codes.to(torch.int32))  # zeros act as missing characters
     return model
 
 
@@ -75,3 +80,11 @@ def test_repeated_ngrams_count_once():
 def test_unknown_architecture_is_refused():
     with pytest.raises(ValueError, match="arch must be one of"):
         SentimentClassifier(ModelSpec(10, 2, arch="transformer"))
+
+
+def test_character_sequence_joins_tokens_and_drops_padding():
+    table = torch.tensor([[0, 0], [0, 0], [32, 97], [98, 0], [99, 100]], dtype=torch.int32)
+    ids = torch.tensor([[2, 3, 4], [4, 0, 0]])  # " a" "b" "cd" / "cd" + padding
+    chars, real = character_sequence(ids, table)
+    assert chars[0][real[0]].tolist() == [32, 97, 98, 99, 100]
+    assert chars[1][real[1]].tolist() == [99, 100]
