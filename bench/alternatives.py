@@ -59,12 +59,35 @@ def train_and_export(base: str, flags: list[str], folder: Path) -> float:
     if (bundle / "manifest.json").is_file():
         return json.loads((folder / "timing.json").read_text())["train_seconds"]
     started = time.perf_counter()
-    run([sys.executable, "-m", "training", "train", "--config", base, "--resume",
-         "--out-dir", str(folder / "run"), *flags])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "train",
+            "--config",
+            base,
+            "--resume",
+            "--out-dir",
+            str(folder / "run"),
+            *flags,
+        ]
+    )
     seconds = time.perf_counter() - started
     (folder / "timing.json").write_text(json.dumps({"train_seconds": seconds}))
-    run([sys.executable, "-m", "training", "export", "--run", str(folder / "run"),
-         "--out", str(bundle), "--no-quantize"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "export",
+            "--run",
+            str(folder / "run"),
+            "--out",
+            str(bundle),
+            "--no-quantize",
+        ]
+    )
     return seconds
 
 
@@ -82,12 +105,17 @@ def collect(folder: Path, seconds: float) -> dict[str, Any]:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     sets = sorted({s for r in results.values() for s in r["accuracy"]})
-    lines = ["| variant | " + " | ".join(sets) + " | train time | model.onnx |",
-             "|---|" + "---|" * (len(sets) + 2)]
+    lines = [
+        "| variant | " + " | ".join(sets) + " | train time | model.onnx |",
+        "|---|" + "---|" * (len(sets) + 2),
+    ]
     for name, r in results.items():
         cells = [f"{100 * r['accuracy'].get(s, float('nan')):.2f}" for s in sets]
-        lines.append(f"| {name} | " + " | ".join(cells)
-                     + f" | {r['train_seconds'] / 60:.1f} min | {r['model_mb']:.1f} MB |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {r['train_seconds'] / 60:.1f} min | {r['model_mb']:.1f} MB |"
+        )
     return "\n".join(lines)
 
 
