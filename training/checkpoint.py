@@ -23,7 +23,8 @@ BEST = "best.pt"
 class Progress:
     """Where a run stands; restored by --resume."""
 
-    epoch: int = 0  # epochs finished
+    member: int = 0  # recurrent member being trained (the ensemble trains them one by one)
+    epoch: int = 0  # epochs finished by this member
     step: int = 0
     best_score: float = -1.0
     best_epoch: int = 0

@@ -34,12 +34,25 @@ def mixed(model: SentimentClassifier, parts: list[Tensor], lengths: Tensor) -> T
 
 
 def fit_mix(
-    model: SentimentClassifier, parts: list[Tensor], lengths: Tensor, labels: list[int]
+    model: SentimentClassifier,
+    parts: list[Tensor],
+    lengths: Tensor,
+    labels: list[int],
+    active: list[int] | None = None,
 ) -> None:
-    """Fit the branch weights (constant and log-length slope) and a bias on validation logits."""
+    """Fit the weights (constant and log-length slope) of the `active` parts and a bias on
+    validation logits; other parts (members not trained yet) get weight 0."""
     if len(parts) < 2:
         return
-    weights = torch.tensor([[1.0, 0.0], [1.0, 0.0]], requires_grad=True)
+    active = list(range(len(parts))) if active is None else active
+    parts = [parts[i] for i in active]
+    weights = torch.tensor([[1.0, 0.0]] * len(parts), requires_grad=True)
+    if len(parts) == 1:  # one trained part: it alone decides
+        with torch.no_grad():
+            model.mix.zero_()
+            model.mix[active] = weights
+            model.mix_bias.zero_()
+        return
     bias = torch.zeros(parts[0].size(1), requires_grad=True)
     targets = torch.tensor(labels)
     optimizer = torch.optim.LBFGS([weights, bias], max_iter=200, line_search_fn="strong_wolfe")
@@ -53,7 +66,8 @@ def fit_mix(
 
     optimizer.step(closure)
     with torch.no_grad():
-        model.mix.copy_(weights)
+        model.mix.zero_()
+        model.mix[active] = weights
         model.mix_bias.copy_(bias)
 
 

@@ -62,6 +62,8 @@ class TrainConfig:
     embed_dim: int = 128  # token embedding width
     hidden_dim: int = 128  # per direction
     num_layers: int = 1  # stacked recurrent layers
+    members: int = 1  # recurrent branches trained one after another and mixed (an ensemble)
+    share_embedding: bool = False  # later members reuse the first one's embedding (smaller file)
     bidirectional: bool = True  # add a recurrence reading each text backwards
     cnn_channels: int = 128  # cnn_lstm only
     cnn_kernel: int = 3  # cnn_lstm only; odd
@@ -174,6 +176,7 @@ def validate(config: TrainConfig) -> None:
     if config.arch == "none" and config.ngram_buckets <= 0:
         raise ConfigError("arch 'none' needs ngram_buckets > 0")
     positive = (
+        "members",
         "vocab_size",
         "max_length",
         "embed_dim",

@@ -52,6 +52,8 @@ class ModelSpec:
     ngram_order: int = 3  # token n-grams of order 1..this
     char_order: int = 0  # character n-grams of order 1..this; 0 = none
     char_width: int = 12  # characters kept per token for character n-grams
+    members: int = 1  # independently trained recurrent branches (a small ensemble in one graph)
+    share_embedding: bool = False  # members reuse the first member's embedding (frozen after it)
 
 
 def padding_mask(input_ids: Tensor) -> Tensor:
@@ -112,10 +114,10 @@ class RecurrentLayer(nn.Module):
 class RecurrentBranch(nn.Module):
     """Embedding -> (conv) -> recurrent layers -> masked max+mean pooling -> logits."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, embedding: nn.Embedding | None = None) -> None:
         super().__init__()
         kind = "lstm" if spec.arch == "cnn_lstm" else spec.arch
-        self.embedding = nn.Embedding(spec.vocab_size, spec.embed_dim, padding_idx=0)
+        self.embedding = embedding or nn.Embedding(spec.vocab_size, spec.embed_dim, padding_idx=0)
         self.embed_dropout = nn.Dropout(spec.embed_dropout)
         self.conv = None
         width = spec.embed_dim
@@ -248,20 +250,30 @@ class SentimentClassifier(nn.Module):
         if spec.arch == "none" and spec.ngram_buckets <= 0:
             raise ValueError("arch 'none' needs the n-gram branch (ngram_buckets > 0)")
         self.spec = spec
-        self.recurrent = RecurrentBranch(spec) if spec.arch != "none" else None
-        self.ngrams = None
-        if spec.ngram_buckets > 0:
-            self.ngrams = HashedNgramBranch(spec)
-        initial = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # [recurrent, n-gram] x [a, b]
+        self.recurrent = None
+        if spec.arch != "none":
+            first = RecurrentBranch(spec)
+            shared = first.embedding if spec.share_embedding else None
+            rest = [RecurrentBranch(spec, shared) for _ in range(spec.members - 1)]
+            self.recurrent = nn.ModuleList([first, *rest])
+        self.ngrams = HashedNgramBranch(spec) if spec.ngram_buckets > 0 else None
+        initial = torch.tensor([[1.0, 0.0]] * len(self.part_names))  # [part] x [a, b]
         self.mix = nn.Parameter(initial, requires_grad=False)
         self.mix_bias = nn.Parameter(torch.zeros(spec.num_labels), requires_grad=False)
+
+    @property
+    def part_names(self) -> list[str]:
+        """One name per entry of `branch_logits`, in order."""
+        members = self.spec.members if self.spec.arch != "none" else 0
+        names = [f"recurrent{k}" if members > 1 else "recurrent" for k in range(members)]
+        return names + (["ngram"] if self.spec.ngram_buckets > 0 else [])
 
     def branch_logits(self, input_ids: Tensor) -> list[Tensor]:
         mask = padding_mask(input_ids)
         lengths = mask.sum(dim=1)
         outputs = []
-        if self.recurrent is not None:
-            outputs.append(self.recurrent(input_ids, mask, lengths))
+        for member in self.recurrent or []:
+            outputs.append(member(input_ids, mask, lengths))
         if self.ngrams is not None:
             outputs.append(self.ngrams(input_ids, mask))
         return outputs
@@ -274,7 +286,10 @@ class SentimentClassifier(nn.Module):
 
 
 def mix_logits(mix: Tensor, bias: Tensor, parts: list[Tensor], lengths: Tensor) -> Tensor:
-    """Length-dependent weighted sum of two branches' logits [B, C]; lengths [B] >= 1."""
+    """Length-dependent weighted sum of the parts' logits [B, C]; lengths [B] >= 1."""
     log_length = torch.log(lengths.to(parts[0].dtype)).unsqueeze(1)  # [B, 1]
-    weights = mix[:, 0] + mix[:, 1] * log_length  # [B, 2]
-    return weights[:, :1] * parts[0] + weights[:, 1:] * parts[1] + bias
+    weights = mix[:, 0] + mix[:, 1] * log_length  # [B, P]
+    logits = bias
+    for index, part in enumerate(parts):
+        logits = logits + weights[:, index : index + 1] * part
+    return logits

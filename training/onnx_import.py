@@ -37,6 +37,9 @@ def load_torch_model(bundle_dir: Path | str) -> SentimentClassifier:
     model = SentimentClassifier(spec_from_manifest(bundle.manifest.architecture))
     values = named_values(onnx.load(str(bundle.model_path("fp32"))).graph)
     state = model.state_dict()
+    for names in _aliases(state):  # a shared tensor is stored once, under one of its names
+        found = [values[n] for n in names if n in values]
+        values.update(dict.fromkeys(names, found[0]) if found else {})
     unused = {"ngrams.token_chars"} if not model.spec.char_order else set()  # not in the graph
     missing = [name for name in state if name not in values and name not in unused]
     if missing:
@@ -46,3 +49,11 @@ def load_torch_model(bundle_dir: Path | str) -> SentimentClassifier:
     )
     model.load_state_dict(state)
     return model.eval()
+
+
+def _aliases(state: dict[str, torch.Tensor]) -> list[list[str]]:
+    """Groups of state-dict names that are one tensor (shared embeddings)."""
+    groups: dict[int, list[str]] = {}
+    for name, tensor in state.items():
+        groups.setdefault(tensor.data_ptr(), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]

@@ -8,6 +8,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import itertools
+
 import matplotlib.pyplot as plt
 
 
@@ -35,8 +37,12 @@ def confusion_png(matrix: list[list[int]], labels: list[str], title: str, path: 
 def learning_curves_png(
     history: list[dict[str, Any]], steps: list[dict[str, float]], title: str, path: Path
 ) -> Path:
-    """Loss (sampled steps and per epoch) and accuracy per epoch, train vs validation."""
+    """Loss (sampled steps and per epoch) and accuracy per epoch, train vs validation.
+
+    Epochs are counted across ensemble members, which train one after another.
+    """
     figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = list(range(1, len(history) + 1))
     per_epoch = max(1, steps[-1]["step"] // max(1, len(history))) if steps else 1
     if steps:
         loss_axes.plot(
@@ -45,26 +51,24 @@ def learning_curves_png(
             alpha=0.35,
             label="train loss (batches)",
         )
-    epochs = [h["epoch"] for h in history]
     losses = (("train_loss", "train loss (recurrent)"), ("val_loss", "validation loss (mixed)"))
     for key, label in losses:
-        if all(key in h for h in history):
+        if history and all(key in h for h in history):
             loss_axes.plot(epochs, [h[key] for h in history], marker="o", label=label)
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("cross-entropy")
     loss_axes.legend()
-    accuracies = (
-        ("train_accuracy", "train (recurrent)"),
-        ("val_accuracy_recurrent", "validation (recurrent)"),
-        ("val_accuracy_ngram", "validation (n-gram)"),
-        ("val_accuracy", "validation (mixed)"),
-    )
-    for key, label in accuracies:
-        if history and all(key in h for h in history):
-            acc_axes.plot(epochs, [h[key] for h in history], marker="o", label=label)
-    acc_axes.set_xlabel("epoch")
+    keys = ["train_accuracy", *sorted({k for h in history for k in h if k.startswith("val_acc")})]
+    for key in keys:
+        points = [(x, h[key]) for x, h in zip(epochs, history, strict=True) if key in h]
+        label = key.replace("val_accuracy_", "validation ").replace("val_accuracy", "validation")
+        acc_axes.plot(*zip(*points, strict=True), marker="o", label=label.replace("_", " "))
+    for x, (before, after) in enumerate(itertools.pairwise(history), start=1):
+        if before.get("member") != after.get("member"):
+            acc_axes.axvline(x + 0.5, color="grey", linestyle=":")  # next ensemble member
+    acc_axes.set_xlabel("epoch (all members)")
     acc_axes.set_ylabel("accuracy")
-    acc_axes.legend()
+    acc_axes.legend(fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=120)

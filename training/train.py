@@ -49,6 +49,8 @@ def model_spec(config: TrainConfig, vocab_size: int) -> ModelSpec:
         ngram_buckets=config.ngram_buckets,
         ngram_order=config.ngram_order,
         char_order=config.ngram_chars,
+        members=config.members,
+        share_embedding=config.share_embedding,
     )
 
 
@@ -91,16 +93,19 @@ class Trainer:
             table = token_characters(encoder.tokenizer, self.model.spec.char_width)
             self.model.ngrams.token_chars.copy_(torch.tensor(table, dtype=torch.int32))
         self.model.to(self.runtime.device)
-        self._build_optimiser()
 
     def _build_optimiser(self) -> None:
-        recurrent = self.model.recurrent
-        if recurrent is None:
-            self.optimizer = self.scheduler = None
+        """AdamW and its schedule for the member being trained (each member starts afresh)."""
+        if self.model.recurrent is None or self.progress.member >= self.model.spec.members:
+            self.member = self.ddp = self.optimizer = self.scheduler = None
             return
-        self.ddp = DistributedDataParallel(recurrent) if self.runtime.distributed else None
+        self.member = self.model.recurrent[self.progress.member]
+        if self.model.spec.share_embedding and self.progress.member > 0:
+            self.member.embedding.weight.requires_grad_(False)  # the first member's, kept as is
+        self.ddp = DistributedDataParallel(self.member) if self.runtime.distributed else None
+        trainable = [p for p in self.member.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            recurrent.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+            trainable, lr=self.config.lr, weight_decay=self.config.weight_decay
         )
         per_epoch = len(self.train_split.rows) // (self.config.batch_size * self.runtime.world_size)
         total = max(1, per_epoch * self.config.epochs)
@@ -114,14 +119,21 @@ class Trainer:
             payload = checkpoint.load(last)
             self.model.load_state_dict(payload["model"])
             self.progress = checkpoint.restore_progress(payload)
-            if self.optimizer is not None:
+            self._build_optimiser()
+            if self.optimizer is not None and payload["optimizer"] is not None:
                 self.optimizer.load_state_dict(payload["optimizer"])
                 self.scheduler.load_state_dict(payload["scheduler"])
             torch.set_rng_state(payload["torch_rng"])
-            log.info("resumed from %s after epoch %d", last, self.progress.epoch)
+            log.info(
+                "resumed from %s: member %d after epoch %d",
+                last,
+                self.progress.member,
+                self.progress.epoch,
+            )
             return
         if self.resume:
             log.warning("--resume: no %s yet, starting from scratch", last)
+        self._build_optimiser()
         if self.model.ngrams is not None and self.runtime.is_main:
             started = time.perf_counter()
             rows = [self.train_split.rows[i] for i in self.ngram_rows]
@@ -133,19 +145,19 @@ class Trainer:
 
     # ---- one epoch ----------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        recurrent = self.ddp or self.model.recurrent
+        recurrent = self.ddp or self.member
         self.model.train()
         batches = bucketed_batches(
             self.train_split.lengths(),
             self.config.batch_size,
             self.config.bucket_batches,
-            seed=self.config.seed + epoch,
+            seed=self.config.seed + 1000 * self.progress.member + epoch,
         )
         batches = shard(batches, self.runtime.rank, self.runtime.world_size)
         bar = tqdm(
             make_batches(self.train_split.rows, self.train_split.labels, batches),
             total=len(batches),
-            desc=f"epoch {epoch}",
+            desc=f"member {self.progress.member} epoch {epoch}",
             disable=not self.runtime.is_main,
             dynamic_ncols=True,
             mininterval=2.0,
@@ -159,7 +171,9 @@ class Trainer:
             loss = torch.nn.functional.cross_entropy(logits, labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.recurrent.parameters(), self.config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(
+                self.optimizer.param_groups[0]["params"], self.config.grad_clip
+            )
             self.optimizer.step()
             self.scheduler.step()
             self.progress.step += 1
@@ -183,19 +197,22 @@ class Trainer:
         return {"train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
 
     def validate(self) -> dict[str, float]:
-        """Validation accuracy of each branch and of the mix (fitted here, on validation)."""
+        """Validation accuracy of each part and of the mix, fitted here on validation over the
+        parts trained so far (the n-gram branch and members up to the current one)."""
         parts = branch_logits(self.model, self.val_split, 128, self.runtime.device)
         labels = self.val_split.labels
         lengths = torch.tensor(self.val_split.lengths())
-        fit_mix(self.model, parts, lengths, labels)
+        names = self.model.part_names
+        active = [i for i, n in enumerate(names) if not n.startswith("recurrent")]
+        active += list(range(min(self.progress.member + 1, self.model.spec.members)))
+        if self.model.recurrent is None:
+            active = list(range(len(parts)))
+        fit_mix(self.model, parts, lengths, labels, sorted(active))
         logits = mixed(self.model, parts, lengths)
         loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
         result = {"val_loss": float(loss), "val_accuracy": accuracy(logits, labels)}
-        names = [
-            n for n, b in (("recurrent", self.model.recurrent), ("ngram", self.model.ngrams)) if b
-        ]
-        for name, logits in zip(names, parts, strict=True):
-            result[f"val_accuracy_{name}"] = accuracy(logits, labels)
+        for index in sorted(active):
+            result[f"val_accuracy_{names[index]}"] = accuracy(parts[index], labels)
         return result
 
     # ---- bookkeeping --------------------------------------------------------------------
@@ -225,10 +242,12 @@ class Trainer:
         return self.progress.stale_epochs >= self.config.patience
 
     def run_epochs(self) -> None:
+        """Train the current member until its epochs run out or validation stops improving."""
         while self.progress.epoch < self.config.epochs:
             epoch = self.progress.epoch + 1
             started = time.perf_counter()
-            stats: dict[str, float] = {"epoch": epoch, **self.train_epoch(epoch)}
+            stats: dict[str, float] = {"member": self.progress.member, "epoch": epoch}
+            stats |= self.train_epoch(epoch)
             self.progress.epoch = epoch
             stop = False
             if self.runtime.is_main:
@@ -240,22 +259,45 @@ class Trainer:
                 log.info("stopping early: no validation gain for %d epochs", self.config.patience)
                 break
 
+    def finish_member(self) -> None:
+        """Keep the member's best epoch, then start the next member from a fresh optimiser."""
+        distributed.barrier(self.runtime)
+        best = checkpoint.load(self.out / checkpoint.BEST)
+        self.model.load_state_dict(best["model"])
+        self.progress.member += 1
+        self.progress.epoch = self.progress.best_epoch = self.progress.stale_epochs = 0
+        self.progress.best_score = -1.0
+        self._build_optimiser()
+        if self.runtime.is_main:
+            checkpoint.save(
+                self.out / checkpoint.LAST,
+                self.model,
+                self.config,
+                self.progress,
+                self.optimizer,
+                self.scheduler,
+            )
+
     def run(self) -> Path:
         try:
             self.prepare()
             self.restore_or_fit_ngrams()
-            if self.model.recurrent is not None:
-                self.run_epochs()
-            elif self.runtime.is_main:  # n-gram branch alone: nothing iterative left to do
+            if self.model.recurrent is None and self.runtime.is_main:
+                # n-gram branch alone: nothing iterative left to do
                 self.progress.epoch = 1
-                self.end_epoch({"epoch": 1, **self.validate()})
+                self.end_epoch({"member": 0, "epoch": 1, **self.validate()})
+            while self.progress.member < len(self.model.recurrent or []):
+                self.run_epochs()
+                self.finish_member()
         finally:
             distributed.stop(self.runtime)
         if self.runtime.is_main:
+            final = checkpoint.restore_progress(checkpoint.load(self.out / checkpoint.BEST))
             log.info(
-                "best validation accuracy %.4f at epoch %d; checkpoint %s",
-                self.progress.best_score,
-                self.progress.best_epoch,
+                "best validation accuracy %.4f (member %d, epoch %d); checkpoint %s",
+                final.best_score,
+                final.member,
+                final.best_epoch,
                 self.out / checkpoint.BEST,
             )
         return self.out / checkpoint.BEST

@@ -93,3 +93,27 @@ def test_bundle_weights_read_back_into_torch_give_the_same_logits(bundles_root: 
     with torch.no_grad():
         actual = model(torch.from_numpy(ids)).numpy()
     np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_members_sharing_an_embedding_export_once_and_read_back(tmp_path: Path):
+    from tests.factories import train_run
+    from training.onnx_import import load_torch_model
+    from training.package import export_bundle
+
+    run = train_run(
+        tmp_path / "run",
+        train_files=["imdb/train.tsv.gz"],
+        max_train_rows=300,
+        members=2,
+        share_embedding=True,
+    )
+    bundle = export_bundle(run, tmp_path / "bundle", quantize=False)
+    graph = onnx.load(str(bundle / "model.onnx")).graph
+    embeddings = [t for t in graph.initializer if t.name.endswith("embedding.weight")]
+    assert len(embeddings) == 1
+    model = load_torch_model(bundle)
+    ids = pad_batch(ROWS)
+    expected = session(bundle / "model.onnx").run(["logits"], {"input_ids": ids})[0]
+    with torch.no_grad():
+        actual = model(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)

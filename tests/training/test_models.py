@@ -29,6 +29,7 @@ def tiny_model(arch: str, layers: int = 2) -> SentimentClassifier:
         3,
         char_order=3,
         char_width=4,
+        members=2,
         arch=arch,
         embed_dim=12,
         hidden_dim=10,

@@ -52,3 +52,13 @@ def test_resume_without_a_checkpoint_starts_from_scratch(tmp_path: Path):
     config = tiny_config(tmp_path / "fresh", **{**SLICE, "epochs": 1})
     Trainer(config, resume=True).run()
     assert (tmp_path / "fresh" / checkpoint.BEST).is_file()
+
+
+def test_ensemble_members_train_one_after_another(tmp_path: Path):
+    config = tiny_config(tmp_path / "members", **{**SLICE, "epochs": 2, "members": 2})
+    Trainer(config, resume=False).run()
+    progress = checkpoint.restore_progress(checkpoint.load(tmp_path / "members/last.pt"))
+    assert [(h["member"], h["epoch"]) for h in progress.history] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert "val_accuracy_recurrent1" in progress.history[-1]
+    mix = checkpoint.load(tmp_path / "members/best.pt")["model"]["mix"]
+    assert mix.shape == (3, 2)  # two members and the n-gram branch
