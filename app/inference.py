@@ -4,6 +4,7 @@ probabilities. Routes call this; it knows nothing of HTTP except the optional di
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ class StageTimes:
         }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_texts(texts: Sequence[str], limits: TextLimits) -> None:
     if len(texts) > limits.max_texts:
         raise InvalidInput(
@@ -59,6 +63,12 @@ def check_texts(texts: Sequence[str], limits: TextLimits) -> None:
             )
         if not text.strip():
             raise InvalidInput(f"texts[{i}] is empty or only whitespace; send some text")
+        if not text.isascii() and _SURROGATE.search(text):
+            # JSON allows escapes like "\ud800" that decode to half a UTF-16 pair: not Unicode
+            raise InvalidInput(
+                f"texts[{i}] holds a lone UTF-16 surrogate escape (\\ud800-\\udfff); "
+                "send valid Unicode"
+            )
 
 
 async def tokenize_texts(model: ServedModel, texts: Sequence[str]) -> list[EncodedText]:

@@ -1,0 +1,19 @@
+"""A real `python -m app` process on the session's tiny bundles, shared by the reliability tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.app.test_e2e import server, wait_until
+
+
+@pytest.fixture(scope="module")
+def live_url(bundles_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with server(bundles_root, log, SENTIMENT_MAX_QUEUE="64") as (_, url):
+        asyncio.run(wait_until(f"{url}/ready", 200))
+        yield url
