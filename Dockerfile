@@ -28,9 +28,12 @@ RUN python -m venv /opt/venv \
 # it). Exec-form CMD: `python -m app` is PID 1 and gets SIGTERM itself, so /ready turns 503, it
 # serves for SENTIMENT_DRAIN_SECONDS, answers everything queued and exits 0.
 FROM ${PYTHON_IMAGE} AS cpu
+# ORT_DISABLE_TELEMETRY: ONNX Runtime 1.32 on Linux otherwise sets up telemetry uploads and tries
+# to store a device id under $HOME (a non-JSON warning in the logs on a read-only file system).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    ORT_DISABLE_TELEMETRY=1 \
     SENTIMENT_HOST=0.0.0.0 \
     SENTIMENT_PORT=8000
 RUN groupadd --system --gid 10001 app \

@@ -152,6 +152,14 @@ def test_image_holds_no_torch_pip_or_compiler_and_runs_unprivileged(stack: Stack
     assert stack.container()["HostConfig"]["ReadonlyRootfs"] is True
 
 
+def test_every_log_line_is_one_json_object(stack: Stack) -> None:
+    """The service's log contract (SENTIMENT_JSON_LOGS): no library may print around it."""
+    lines = stack.compose("logs", "--no-color", "--no-log-prefix", "api").splitlines()
+    assert lines
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
+
+
 def test_stop_drains_then_exits_0(stack: Stack) -> None:
     """Runs last (file order): SIGTERM reaches python as PID 1, which drains and exits 0."""
     stack.compose("stop", "api", timeout=60)
