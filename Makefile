@@ -32,7 +32,7 @@ LOCK_VENV ?= /tmp/sentiment-lock-venv
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	head -n 4 constraints.txt >constraints.new
+	grep '^#' constraints.txt >constraints.new
 	$(LOCK_VENV)/bin/pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+cpu$$/\1/' >>constraints.new
 	grep -q '^torch==' constraints.new && ! grep -iqE '^(nvidia-|cuda|triton)' constraints.new
 	mv constraints.new constraints.txt && rm -rf $(LOCK_VENV)
