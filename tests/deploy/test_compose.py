@@ -92,7 +92,7 @@ def stack() -> Iterator[Stack]:
     if not (REPO / "model" / "bundles" / "sentiment-en" / "manifest.json").is_file():
         pytest.fail("model/bundles/sentiment-en is missing: the image serves the bundled models")
     try:
-        stack.compose("build", "api", timeout=900)
+        stack.compose("build", "api", timeout=600)
         try:
             stack.compose("up", "--detach", "--wait", "--wait-timeout", "120", "api", timeout=180)
         except pytest.fail.Exception as exc:
