@@ -9,6 +9,7 @@ last and ends it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -136,7 +137,7 @@ def test_onnx_threads_follow_the_compose_cpu_limit(stack: Stack) -> None:
     cpu_limit = float(config["services"]["api"]["cpus"])
     engine_cpus = int(run(["docker", "info", "--format", "{{.NCPU}}"], stack.env, 30))
     # the app's rule: the CPUs it may use (quota rounded up, at most the host's) minus one
-    expected = max(1, min(engine_cpus, int(-(-cpu_limit // 1))) - 1)
+    expected = max(1, min(engine_cpus, math.ceil(cpu_limit)) - 1)
     models = get(stack, "/models").json()["models"]
     assert models and all(m["runtime"]["intra_op_threads"] == expected for m in models), models
 
