@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint train-en train-ko bench clean
+.PHONY: run test lint lock train-en train-ko bench clean
 
 run: $(VENV)/.serve  ## set up (first time) and start the service on http://127.0.0.1:8000
 	$(PY) -m app
@@ -25,6 +25,17 @@ $(VENV)/.dev: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.serve
+
+# Regenerate constraints.txt from a fresh venv: the lock must hold the CPU torch build and no
+# nvidia-*/CUDA package (the local label `+cpu` is dropped so the pin also matches PyPI's spelling).
+LOCK_VENV ?= /tmp/sentiment-lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	grep '^#' constraints.txt >constraints.new
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+cpu$$/\1/' >>constraints.new
+	grep -q '^torch==' constraints.new && ! grep -iqE '^(nvidia-|cuda|triton)' constraints.new
+	mv constraints.new constraints.txt && rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,56 @@
+# The CPU image of the sentiment service (the default: `docker build -t sentiment-service .`).
+# Dockerfile.gpu (CUDA) and Dockerfile.train (torch) are separate files because the classic
+# builder, the one this project's CI has, builds every stage before the target: a GPU or torch
+# stage here would be built (and its base pulled) for every CPU build. Classic-builder syntax only.
+# Installs use `-c constraints.txt`: the same locked versions as `make run` and `make test`.
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# builder: the service's dependencies in /opt/venv; the final stage copies the venv only, so pip,
+# setuptools and anything a build needs stay behind.
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /build
+# Only the files that decide the dependency set: this layer is rebuilt when they change, not when
+# the code does. The project is installed (to resolve its extras) and removed again; its code is
+# copied as plain source below. tokenizers requires huggingface_hub only for from_pretrained()
+# (Hub downloads); the service reads tokenizer.json from its bundles, so that download stack
+# (~26 MB) goes, and so do the test suites inside site-packages.
+COPY pyproject.toml constraints.txt ./
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install -c constraints.txt '.[serve]' \
+ && /opt/venv/bin/pip uninstall -y \
+      huggingface_hub hf-xet fsspec httpx2 httpcore2 truststore filelock tqdm \
+      sentiment-service setuptools pip \
+ && find /opt/venv -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} +
+
+# cpu (the last stage, so the default target): the service, its venv and the bundled models; no
+# torch, no compilers, no pip. An unprivileged numeric user (Kubernetes' runAsNonRoot can check
+# it). Exec-form CMD: `python -m app` is PID 1 and gets SIGTERM itself, so /ready turns 503, it
+# serves for SENTIMENT_DRAIN_SECONDS, answers everything queued and exits 0.
+FROM ${PYTHON_IMAGE} AS cpu
+# ORT_DISABLE_TELEMETRY: ONNX Runtime 1.32 on Linux otherwise sets up telemetry uploads and tries
+# to store a device id under $HOME (a non-JSON warning in the logs on a read-only file system).
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    ORT_DISABLE_TELEMETRY=1 \
+    SENTIMENT_HOST=0.0.0.0 \
+    SENTIMENT_PORT=8000
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin app
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /srv
+# Code and models stay root-owned: the service user reads them and cannot change them. Bytecode
+# is compiled now, since a read-only root file system leaves Python nowhere to write it; the
+# import check fails the build if the slimmed venv lacks anything the service imports.
+COPY app/ app/
+COPY model/ model/
+RUN python -m compileall -q app model && python -c 'import app.main, tokenizers, onnxruntime'
+USER 10001:10001
+EXPOSE 8000
+# No curl in the slim image: python's urllib, exec form. urlopen raises on 503 (loading, or
+# draining after SIGTERM), so the check fails until every model is loaded and warm.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('SENTIMENT_PORT', '8000') + '/ready', timeout=2)"]
+CMD ["python", "-m", "app"]
