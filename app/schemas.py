@@ -6,9 +6,9 @@ names the field rather than a silently ignored option.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 
 class ErrorBody(BaseModel):
@@ -32,20 +32,31 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
 
 
+TEXT_SCHEMA = {"type": "string", "minLength": 1, "pattern": "\\S"}
+TEXTS_SCHEMA = {"type": "array", "items": TEXT_SCHEMA, "minItems": 1}
+
+
 class TextsRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
         json_schema_extra={
+            "oneOf": [{"required": ["text"]}, {"required": ["texts"]}],
             "examples": [
                 {"text": "A wonderful, moving film."},
                 {"texts": ["Loved it", "Dull and too long"], "model": "sentiment-en"},
-            ]
+            ],
         },
     )
 
-    text: str | None = Field(default=None, description="One text; or use `texts`")
-    texts: list[str] | None = Field(default=None, description="Several texts, answered in order")
+    # The documented schemas say what the handler checks: exactly one of the two, and each text
+    # holding something other than whitespace (the handler answers 422 for `{}` or "  ").
+    text: Annotated[str | None, WithJsonSchema(TEXT_SCHEMA)] = Field(
+        default=None, description="One text; or use `texts`"
+    )
+    texts: Annotated[list[str] | None, WithJsonSchema(TEXTS_SCHEMA)] = Field(
+        default=None, description="Several texts, answered in order"
+    )
     model: str | None = Field(default=None, description="Model name; default: the service's")
     truncate: bool | None = Field(
         default=None,
