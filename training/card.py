@@ -43,6 +43,31 @@ def _reference_rows(manifest: Manifest) -> list[str]:
     return (["| set | reference | accuracy |", "|---|---|---|", *rows]) if rows else []
 
 
+def _architecture(arch: dict) -> str:
+    """One sentence on the parts of the graph, from the manifest's architecture record."""
+    members = arch.get("members", 1) if arch.get("arch") != "none" else 0
+    char_members = arch.get("char_members", 0)
+    recurrent = (
+        f"{members} {'bidirectional ' if arch.get('bidirectional') else ''}"
+        f"{arch.get('arch', '?').upper()}{'s' if members > 1 else ''} (embedding "
+        f"{arch.get('embed_dim')}, hidden {arch.get('hidden_dim')}"
+        + (f"; {char_members} reading characters" if char_members else "")
+        + ")"
+    )
+    ngrams = ""
+    if arch.get("ngram_buckets"):
+        chars = arch.get("char_order", 0)
+        ngrams = (
+            "a hashed n-gram branch (NB-weighted logistic regression over token 1-"
+            f"{arch.get('ngram_order')}-grams"
+            + (f" and character 1-{chars}-grams" if chars else "")
+            + f", {arch['ngram_buckets']:,} buckets)"
+        )
+    parts = [p for p in (recurrent if members else "", ngrams) if p]
+    mixing = ", mixed with weights that depend on the text's length," if len(parts) > 1 else ""
+    return " and ".join(parts) + mixing + " all in one ONNX graph."
+
+
 def render_card(manifest: Manifest) -> str:
     config = manifest.training_config
     arch = manifest.architecture
@@ -51,16 +76,17 @@ def render_card(manifest: Manifest) -> str:
         f"# {manifest.name} {manifest.version}",
         "",
         f"Sentiment classifier ({', '.join(manifest.labels)}) for language `{manifest.language}`: "
-        f"a {'bidirectional ' if arch.get('bidirectional') else ''}{arch.get('arch', '?').upper()} "
-        f"(embedding {arch.get('embed_dim')}, hidden {arch.get('hidden_dim')}) whose logits are "
-        "mixed with a hashed n-gram branch (NB-weighted logistic regression over token-id "
-        f"1-{arch.get('ngram_order')}-grams, {arch.get('ngram_buckets'):,} buckets), all in one "
-        "ONNX graph.",
+        + _architecture(arch),
         "",
         "## Data",
         f"Trained on {', '.join(config.get('train_files', []))} (validation: "
         f"{config.get('val_fraction')} of each file, `{config.get('val_split')}` split); "
-        f"evaluated once on {', '.join(config.get('test_files', [])) or 'no test file'}.",
+        f"evaluated once on {', '.join(config.get('test_files', [])) or 'no test file'}."
+        + (
+            f" The n-gram branch was fitted on {', '.join(config['ngram_files'])} only."
+            if config.get("ngram_files")
+            else ""
+        ),
         f"Texts longer than {manifest.max_length} tokens keep the first "
         f"{manifest.truncation.head_tokens} and the last "
         f"{manifest.max_length - manifest.truncation.head_tokens} tokens.",
@@ -68,7 +94,13 @@ def render_card(manifest: Manifest) -> str:
         "## Metrics",
         *_metrics_rows(manifest),
         "",
-        f"The service runs the `{manifest.default_variant}` variant by default.",
+        f"The service runs the `{manifest.default_variant}` variant by default."
+        + (
+            " The int8 variant quantises activations per batch, so a text's scores can move by"
+            " about 1e-3 with the texts batched beside it."
+            if "int8" in manifest.variants
+            else ""
+        ),
         "",
         *_reference_rows(manifest),
         "",

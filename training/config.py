@@ -64,6 +64,7 @@ class TrainConfig:
     num_layers: int = 1  # stacked recurrent layers
     members: int = 1  # recurrent branches trained one after another and mixed (an ensemble)
     share_embedding: bool = False  # later members reuse the first one's embedding (smaller file)
+    char_members: int = 0  # of the members, how many (the last) read characters instead of tokens
     bidirectional: bool = True  # add a recurrence reading each text backwards
     cnn_channels: int = 128  # cnn_lstm only
     cnn_kernel: int = 3  # cnn_lstm only; odd
@@ -173,6 +174,8 @@ def validate(config: TrainConfig) -> None:
         )
     if not 1 <= config.ngram_order <= 8 or not 0 <= config.ngram_chars <= 8:
         raise ConfigError("ngram_order must be 1-8 and ngram_chars 0-8")
+    if not 0 <= config.char_members <= config.members:
+        raise ConfigError("char_members: must be between 0 and members")
     if config.arch == "none" and config.ngram_buckets <= 0:
         raise ConfigError("arch 'none' needs ngram_buckets > 0")
     positive = (

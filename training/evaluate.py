@@ -11,8 +11,9 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from model.bundle import Bundle, write_manifest
+from model.bundle import CARD_FILE, Bundle, write_manifest
 from training import checkpoint
+from training.card import render_card
 from training.data import ReadOptions, read_labelled
 from training.metrics import classification_metrics
 from training.plots import confusion_png, learning_curves_png
@@ -76,6 +77,8 @@ def plot_run(run_dir: Path, out_dir: Path) -> Path:
 
 
 def record_metrics(bundle: Bundle, variant: str, name: str, metrics: dict[str, Any]) -> None:
-    """Store metrics in the bundle's manifest (re-hashing it) so the service reports them."""
+    """Store metrics in the bundle's manifest and model card (re-hashing both), so the service
+    and the card report them."""
     bundle.manifest.variants[variant].metrics[name] = metrics
+    (bundle.directory / CARD_FILE).write_text(render_card(bundle.manifest), encoding="utf-8")
     write_manifest(bundle.directory, bundle.manifest)

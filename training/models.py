@@ -12,6 +12,7 @@ sequences make the backward pass ~10x slower on CPU).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -54,6 +55,8 @@ class ModelSpec:
     char_width: int = 12  # characters kept per token for character n-grams
     members: int = 1  # independently trained recurrent branches (a small ensemble in one graph)
     share_embedding: bool = False  # members reuse the first member's embedding (frozen after it)
+    char_members: int = 0  # of the members, how many (the last ones) read characters, not tokens
+    char_vocab: int = 4096  # character buckets of those members (code point modulo this, 0 = pad)
 
 
 def padding_mask(input_ids: Tensor) -> Tensor:
@@ -211,22 +214,38 @@ class HashedNgramBranch(nn.Module):
         self.table = nn.Embedding(self.buckets + 1, spec.num_labels - 1, padding_idx=self.buckets)
         nn.init.zeros_(self.table.weight)
         self.bias = nn.Parameter(torch.zeros(spec.num_labels))
-        # code points of each token (int32 to halve the graph's size); filled from the tokenizer
-        chars = torch.zeros(spec.vocab_size if spec.char_order else 1, spec.char_width)
-        self.register_buffer("token_chars", chars.to(torch.int32))
 
-    def unique_hashes(self, input_ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def unique_hashes(
+        self, input_ids: Tensor, mask: Tensor, token_chars: Tensor
+    ) -> tuple[Tensor, Tensor]:
         hashed = hash_ngrams(input_ids, mask, self.order, self.buckets)
         if self.char_order:
-            chars, real = character_sequence(input_ids, self.token_chars)
+            chars, real = character_sequence(input_ids, token_chars)
             more = hash_ngrams(chars, real, self.char_order, self.buckets, salt=self.order)
             hashed = torch.cat([hashed, more], dim=1)
         return first_occurrences(hashed)
 
-    def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
-        ordered, keep = self.unique_hashes(input_ids, mask)
+    def forward(self, input_ids: Tensor, mask: Tensor, token_chars: Tensor) -> Tensor:
+        ordered, keep = self.unique_hashes(input_ids, mask, token_chars)
         weights = self.table(ordered) * keep.unsqueeze(-1)  # [B, N, C-1]
         return with_reference_label(weights.sum(dim=1)) + self.bias
+
+
+def character_ids(input_ids: Tensor, token_chars: Tensor, vocab: int) -> tuple[Tensor, ...]:
+    """The text as character ids for a character-reading member: (ids, mask, lengths).
+
+    ids [B, L] with L the longest row's character count (not T*W: the rest is padding), code
+    points folded into [1, vocab); a row without characters reads one placeholder character.
+    """
+    chars, real = character_sequence(input_ids, token_chars)
+    counts = real.sum(dim=1)
+    longest = torch.arange(counts.max().clamp(min=1), device=input_ids.device)  # dynamic in ONNX
+    chars, real = chars.index_select(1, longest), real.index_select(1, longest)
+    ids = torch.where(real, chars % (vocab - 1) + 1, torch.zeros_like(chars))
+    first = torch.where(counts == 0, torch.ones_like(counts), ids[:, 0])
+    ids = torch.cat([first.unsqueeze(1), ids[:, 1:]], dim=1)
+    mask = ids != 0
+    return ids, mask, mask.sum(dim=1)
 
 
 def with_reference_label(scores: Tensor) -> Tensor:
@@ -250,16 +269,34 @@ class SentimentClassifier(nn.Module):
         if spec.arch == "none" and spec.ngram_buckets <= 0:
             raise ValueError("arch 'none' needs the n-gram branch (ngram_buckets > 0)")
         self.spec = spec
-        self.recurrent = None
-        if spec.arch != "none":
-            first = RecurrentBranch(spec)
-            shared = first.embedding if spec.share_embedding else None
-            rest = [RecurrentBranch(spec, shared) for _ in range(spec.members - 1)]
-            self.recurrent = nn.ModuleList([first, *rest])
+        self.recurrent = self._members(spec) if spec.arch != "none" else None
         self.ngrams = HashedNgramBranch(spec) if spec.ngram_buckets > 0 else None
+        # code points of each token (int32 halves the graph's size), filled from the tokenizer
+        rows = spec.vocab_size if spec.char_order or spec.char_members else 1
+        self.register_buffer("token_chars", torch.zeros(rows, spec.char_width, dtype=torch.int32))
         initial = torch.tensor([[1.0, 0.0]] * len(self.part_names))  # [part] x [a, b]
         self.mix = nn.Parameter(initial, requires_grad=False)
         self.mix_bias = nn.Parameter(torch.zeros(spec.num_labels), requires_grad=False)
+
+    @staticmethod
+    def _members(spec: ModelSpec) -> nn.ModuleList:
+        token_members = spec.members - spec.char_members
+        first = RecurrentBranch(spec)
+        shared = first.embedding if spec.share_embedding else None
+        tokens = [first] + [RecurrentBranch(spec, shared) for _ in range(token_members - 1)]
+        char_spec = dataclasses.replace(spec, vocab_size=spec.char_vocab)
+        chars = [RecurrentBranch(char_spec) for _ in range(spec.char_members)]
+        return nn.ModuleList(tokens[:token_members] + chars)
+
+    def reads_characters(self, member: int) -> bool:
+        return member >= self.spec.members - self.spec.char_members
+
+    def member_inputs(self, member: int, input_ids: Tensor) -> tuple[Tensor, ...]:
+        """(ids, mask, lengths) that member `member` reads: the tokens or their characters."""
+        if self.reads_characters(member):
+            return character_ids(input_ids, self.token_chars, self.spec.char_vocab)
+        mask = padding_mask(input_ids)
+        return input_ids, mask, mask.sum(dim=1)
 
     @property
     def part_names(self) -> list[str]:
@@ -272,10 +309,13 @@ class SentimentClassifier(nn.Module):
         mask = padding_mask(input_ids)
         lengths = mask.sum(dim=1)
         outputs = []
-        for member in self.recurrent or []:
-            outputs.append(member(input_ids, mask, lengths))
+        for index, member in enumerate(self.recurrent or []):
+            if self.reads_characters(index):
+                outputs.append(member(*self.member_inputs(index, input_ids)))
+            else:
+                outputs.append(member(input_ids, mask, lengths))
         if self.ngrams is not None:
-            outputs.append(self.ngrams(input_ids, mask))
+            outputs.append(self.ngrams(input_ids, mask, self.token_chars))
         return outputs
 
     def forward(self, input_ids: Tensor) -> Tensor:

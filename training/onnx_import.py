@@ -40,7 +40,8 @@ def load_torch_model(bundle_dir: Path | str) -> SentimentClassifier:
     for names in _aliases(state):  # a shared tensor is stored once, under one of its names
         found = [values[n] for n in names if n in values]
         values.update(dict.fromkeys(names, found[0]) if found else {})
-    unused = {"ngrams.token_chars"} if not model.spec.char_order else set()  # not in the graph
+    spec = model.spec
+    unused = set() if spec.char_order or spec.char_members else {"token_chars"}  # not in graph
     missing = [name for name in state if name not in values and name not in unused]
     if missing:
         raise ValueError(f"{bundle_dir}: the graph lacks weights {missing[:5]}; re-export it")

@@ -24,7 +24,7 @@ from training.combine import accuracy, branch_logits, fit_mix, mixed
 from training.config import TrainConfig
 from training.data import LabelledTexts
 from training.distributed import Runtime
-from training.models import ModelSpec, SentimentClassifier, padding_mask
+from training.models import ModelSpec, SentimentClassifier
 from training.prepare import encode, fit_or_load_encoder, ngram_fit_rows, read_training_parts
 from training.tokenizer import token_characters
 from training.wide import fit_ngram_branch
@@ -51,6 +51,7 @@ def model_spec(config: TrainConfig, vocab_size: int) -> ModelSpec:
         char_order=config.ngram_chars,
         members=config.members,
         share_embedding=config.share_embedding,
+        char_members=config.char_members,
     )
 
 
@@ -89,9 +90,9 @@ class Trainer:
         self.val_split = encode(encoder, val_texts, "validation")
         self.ngram_rows = ngram_fit_rows(self.config, parts)
         self.model = SentimentClassifier(model_spec(self.config, encoder.vocab_size))
-        if self.model.ngrams is not None and self.config.ngram_chars:
+        if self.model.token_chars.size(0) > 1:  # character n-grams or character members
             table = token_characters(encoder.tokenizer, self.model.spec.char_width)
-            self.model.ngrams.token_chars.copy_(torch.tensor(table, dtype=torch.int32))
+            self.model.token_chars.copy_(torch.tensor(table, dtype=torch.int32))
         self.model.to(self.runtime.device)
 
     def _build_optimiser(self) -> None:
@@ -139,7 +140,7 @@ class Trainer:
             rows = [self.train_split.rows[i] for i in self.ngram_rows]
             labels = [self.train_split.labels[i] for i in self.ngram_rows]
             self.progress.ngram_fit = fit_ngram_branch(
-                self.model.ngrams, rows, labels, self.config.ngram_l2
+                self.model.ngrams, rows, labels, self.config.ngram_l2, self.model.token_chars
             )
             self.progress.ngram_fit["seconds"] = time.perf_counter() - started
 
@@ -166,8 +167,7 @@ class Trainer:
         for batch in bar:
             ids = batch.input_ids.to(self.runtime.device)
             labels = batch.labels.to(self.runtime.device)
-            mask = padding_mask(ids)
-            logits = recurrent(ids, mask, mask.sum(dim=1))
+            logits = recurrent(*self.model.member_inputs(self.progress.member, ids))
             loss = torch.nn.functional.cross_entropy(logits, labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

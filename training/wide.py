@@ -22,13 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def presence_matrix(
-    branch: HashedNgramBranch, rows: Sequence[Sequence[int]], chunk: int = 512
+    branch: HashedNgramBranch,
+    rows: Sequence[Sequence[int]],
+    token_chars: Tensor | None = None,
+    chunk: int = 512,
 ) -> Tensor:
     """Sparse binary matrix [texts, buckets]: 1 where a text holds an n-gram of that bucket."""
     row_index, col_index = [], []
     for start in range(0, len(rows), chunk):
         ids = torch.from_numpy(pad_batch(rows[start : start + chunk]))
-        ordered, keep = branch.unique_hashes(ids, padding_mask(ids))
+        ordered, keep = branch.unique_hashes(ids, padding_mask(ids), token_chars)
         keep &= ordered < branch.buckets  # drop the padding sentinel
         rows_in_chunk, positions = keep.nonzero(as_tuple=True)
         row_index.append(rows_in_chunk + start)
@@ -68,10 +71,14 @@ def fit_ngram_branch(
     rows: Sequence[Sequence[int]],
     labels: Sequence[int],
     l2: float,
+    token_chars: Tensor | None = None,
     max_iter: int = 200,
 ) -> dict[str, float]:
-    """Fit the branch's table and bias in place; returns the final loss and train accuracy."""
-    features = presence_matrix(branch, rows)
+    """Fit the branch's table and bias in place; returns the final loss and train accuracy.
+
+    `token_chars` (the model's token -> code points table) is needed for character n-grams.
+    """
+    features = presence_matrix(branch, rows, token_chars)
     targets = torch.tensor(labels)
     num_labels = branch.bias.numel()
     ratios = log_count_ratios(features, targets, num_labels)[:, 1:]  # [buckets, C-1]

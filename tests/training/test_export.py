@@ -16,14 +16,23 @@ ROWS = [list(range(2, 2 + n)) for n in (40, 7, 1, 23, 12, 3)]
 def trained_like(arch: str) -> SentimentClassifier:
     torch.manual_seed(1)
     spec = ModelSpec(
-        300, 2, arch=arch, embed_dim=16, hidden_dim=12, ngram_buckets=509, char_order=3
+        300,
+        2,
+        arch=arch,
+        embed_dim=16,
+        hidden_dim=12,
+        ngram_buckets=509,
+        char_order=3,
+        members=2,
+        char_members=1,
+        char_vocab=97,  # one member reads characters
     )
     model = SentimentClassifier(spec).eval()
     nn.init.normal_(model.ngrams.table.weight, std=0.1)
     codes = torch.randint(
         0, 3000, (300, spec.char_width), generator=torch.Generator().manual_seed(0)
     )
-    model.ngrams.token_chars.copy_(codes.to(torch.int32))
+    model.token_chars.copy_(codes.to(torch.int32))
     return model
 
 

@@ -29,7 +29,9 @@ def tiny_model(arch: str, layers: int = 2) -> SentimentClassifier:
         3,
         char_order=3,
         char_width=4,
-        members=2,
+        members=3,
+        char_members=1,
+        char_vocab=50,
         arch=arch,
         embed_dim=12,
         hidden_dim=10,
@@ -41,7 +43,7 @@ def tiny_model(arch: str, layers: int = 2) -> SentimentClassifier:
     model = SentimentClassifier(spec).eval()
     torch.nn.init.normal_(model.ngrams.table.weight)
     codes = torch.randint(0, 60, (500, 4), generator=torch.Generator().manual_seed(2))
-    model.ngrams.token_chars.copy_(codes.to(torch.int32))  # zeros act as missing characters
+    model.token_chars.copy_(codes.to(torch.int32))  # zeros act as missing characters
     return model
 
 

@@ -35,6 +35,6 @@ def test_fit_separates_the_training_texts():
     report = fit_ngram_branch(branch, rows, labels, l2=1e-4)
     ids = torch.tensor([[POSITIVE, NEUTRAL], [NEGATIVE, NEUTRAL]])
     with torch.no_grad():
-        predicted = branch(ids, padding_mask(ids)).argmax(1).tolist()
+        predicted = branch(ids, padding_mask(ids), None).argmax(1).tolist()
     assert report["train_accuracy"] == 1.0 and predicted == [1, 0]
     assert branch.table.weight[branch.buckets].abs().sum() == 0  # sentinel row stays zero
