@@ -20,26 +20,18 @@ from typing import Any
 
 SUITES: dict[str, dict[str, list[str]]] = {
     "en": {
-        "lstm (shipped)": [],
+        "lstm (shipped recipe)": [],
         "gru": ["--arch", "gru"],
         "vanilla rnn": ["--arch", "rnn"],
         "cnn+lstm": ["--arch", "cnn_lstm"],
-        "lstm, no n-gram branch": ["--ngram-buckets", "0"],
-        "n-gram branch alone": ["--arch", "none"],
         "head-only truncation": ["--head-tokens", "512"],
-        "max_length 256": ["--max-length", "256", "--head-tokens", "64"],
         "bpe 16k": ["--vocab-size", "16000"],
-        "wordpiece 30k": ["--tokenizer", "wordpiece"],
     },
     "ko": {
-        "lstm (shipped)": [],
-        "gru": ["--arch", "gru"],
-        "cnn+lstm": ["--arch", "cnn_lstm"],
-        "lstm, no n-gram branch": ["--ngram-buckets", "0"],
-        "n-gram branch alone": ["--arch", "none"],
-        "bpe 16k": ["--vocab-size", "16000"],
+        "lstm + char lstm (shipped recipe)": [],
+        "gru + char gru": ["--arch", "gru"],
+        "token lstm only (no char member)": ["--members", "1", "--char-members", "0"],
         "bpe 8k": ["--vocab-size", "8000"],
-        "unigram 30k": ["--tokenizer", "unigram"],
     },
 }
 
@@ -154,6 +146,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/alternatives"))
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
+    parser.add_argument("--epochs", type=int, help="epochs for every variant (default: base's)")
     args = parser.parse_args()
     results: dict[str, dict[str, Any]] = {}
     for name, flags in SUITES[args.suite].items():
@@ -161,7 +154,8 @@ def main() -> None:
             continue
         folder = args.work / args.suite / slug(name)
         folder.mkdir(parents=True, exist_ok=True)
-        results[name] = collect(folder, train_and_export(args.base, flags, folder))
+        budget = ["--epochs", str(args.epochs)] if args.epochs else []
+        results[name] = collect(folder, train_and_export(args.base, flags + budget, folder))
         print(table(results), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"alternatives-{args.suite}"
