@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bodies import write_bodies
-from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, load_average, loaded, write_json
+from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, REPO, load_average, loaded, write_json
 from bench.servers.launch import (
     RssSampler,
     Running,
@@ -29,20 +29,27 @@ BODY_SETS = {"imdb": "long: IMDB test reviews", "sst2": "short: SST-2 test sente
 _BATCH_LINE = re.compile(r"^sentiment_batch_size_(sum|count)\{[^}]*\} ([0-9.e+]+)$", re.M)
 
 
-def service_spec(name: str, model_dir: Path, **env: str) -> ServerSpec:
+def service_spec(name: str, model_dir: Path, cwd: Path = REPO, **env: str) -> ServerSpec:
     base = {
         "SENTIMENT_MODEL_DIR": str(model_dir),
         "SENTIMENT_DRAIN_SECONDS": "0",
         "SENTIMENT_HOST": "127.0.0.1",
     }
-    return ServerSpec(name, [sys.executable, "-m", "app"], {**base, **env})
+    return ServerSpec(name, [sys.executable, "-m", "app"], {**base, **env}, cwd=cwd)
 
 
-def system_specs(model_dir: Path) -> dict[str, ServerSpec]:
-    """Every system that can be put under load, by name."""
+def system_specs(model_dir: Path, before: Path | None = None) -> dict[str, ServerSpec]:
+    """Every system that can be put under load, by name; `before` is a checkout of the code
+    before the speed work (`service-before`, `service-before-nobatch`)."""
     en = str(model_dir / "sentiment-en")
     module = [sys.executable, "-m"]
-    return {
+    specs = {}
+    if before is not None:
+        specs["service-before"] = service_spec("service-before", model_dir, cwd=before)
+        specs["service-before-nobatch"] = service_spec(
+            "service-before-nobatch", model_dir, cwd=before, SENTIMENT_MAX_BATCH_SIZE="1"
+        )
+    return specs | {
         "service": service_spec("service", model_dir),
         "service-nobatch": service_spec("service-nobatch", model_dir, SENTIMENT_MAX_BATCH_SIZE="1"),
         "service-int8": service_spec("service-int8", model_dir, SENTIMENT_VARIANT="int8"),
@@ -122,10 +129,11 @@ def main() -> None:
     )
     parser.add_argument("--bodies", nargs="+", default=list(BODY_SETS), choices=list(BODY_SETS))
     parser.add_argument("--count", type=int, default=1000, help="distinct bodies per set")
+    parser.add_argument("--before", type=Path, help="checkout of the code before the speed work")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     scripts = {b: write_bodies(args.data_dir, b, args.count, False)["lua"] for b in args.bodies}
-    specs = system_specs(args.model_dir)
+    specs = system_specs(args.model_dir.resolve(), args.before)
     payload: dict[str, Any] = {"seconds_per_point": seconds, "load_start": load_average()}
     payload["systems"] = {
         name: run_system(specs[name], scripts, args.concurrency, seconds) for name in args.systems

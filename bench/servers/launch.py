@@ -25,6 +25,7 @@ class ServerSpec:
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/ready"
+    cwd: Path = REPO  # another checkout of the repository runs its own app/ code
 
 
 @dataclass
