@@ -12,10 +12,11 @@ import time
 
 from app.batcher import BatchLimits
 from app.errors import NotReady
-from app.inference import Classified, Disconnected, TextLimits, classify, make_batcher
+from app.inference import Classified, Disconnected, TextLimits, classify
 from app.metrics import Metrics
 from app.registry import ModelRegistry, ServedModel, load_registry
 from app.runtime import RuntimeConfig, available_cpus, default_intra_op_threads
+from app.scoring import make_batcher
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

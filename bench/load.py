@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,10 @@ from bench.servers.launch import (
     RssSampler,
     Running,
     ServerSpec,
+    cpu_per_request,
     get,
     running_server,
+    thread_cpu_s,
     tree_rss_mb,
 )
 from bench.wrk import run_wrk
@@ -60,6 +64,15 @@ def system_specs(model_dir: Path, before: Path | None = None) -> dict[str, Serve
     }
 
 
+def variant_spec(definition: str, model_dir: Path, before: Path | None) -> ServerSpec:
+    """`name:KEY=VALUE,KEY=VALUE`: the service with extra environment variables (a lever to
+    measure); a name starting with `before` runs the `--before` checkout."""
+    name, _, assignments = definition.partition(":")
+    env = dict(item.split("=", 1) for item in assignments.split(",") if item)
+    cwd = before if name.startswith("before") and before is not None else REPO
+    return service_spec(name, model_dir, cwd=cwd, **env)
+
+
 def batch_totals(metrics_text: str) -> tuple[float, float]:
     """(texts, batches) summed over models from the service's Prometheus text."""
     totals = {"sum": 0.0, "count": 0.0}
@@ -79,8 +92,11 @@ def scrape_batches(server: Running) -> tuple[float, float] | None:
 def measure(server: Running, lua: Path, connections: int, seconds: float) -> dict[str, Any]:
     record: dict[str, Any] = {"concurrency": connections}
     before = scrape_batches(server)
+    cpu_before = thread_cpu_s(server.process.pid)
     with loaded(record), RssSampler(server.process.pid) as rss:
         record |= run_wrk(server.url + "/predict", lua, connections, seconds).as_dict()
+    cpu = cpu_per_request(cpu_before, thread_cpu_s(server.process.pid), record["requests"])
+    record |= cpu
     after = scrape_batches(server)
     record["rss_mb_peak"] = round(rss.peak_mb, 1)
     if before and after and after[1] > before[1]:
@@ -94,26 +110,81 @@ def print_row(system: str, bodies: str, r: dict[str, Any]) -> None:
         f"{system:16s} {bodies:5s} c={r['concurrency']:3d}: {r['rps']:8.1f} req/s  "
         f"p50 {lat['p50']:7.2f}  p90 {lat['p90']:7.2f}  p99 {lat['p99']:7.2f} ms  "
         f"errors {sum(err.values())}  batch {r.get('mean_batch', '-')}  "
+        f"cpu {r.get('cpu_ms_per_req', 0):.3f} ms/req "
+        f"(busiest thread {r.get('busiest_thread_ms_per_req', 0):.3f})  "
         f"rss {r['rss_mb_peak']:.0f} MB  load {r['load_before']}->{r['load_after']}",
         flush=True,
     )
 
 
-def run_system(
-    spec: ServerSpec, scripts: dict[str, Path], concurrency: list[int], seconds: float
+def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure per point from interleaved rounds: requests and errors add up, req/s is the
+    total over the total time, latency percentiles are the median over rounds, memory the peak,
+    load the first and last reading."""
+    merged = dict(rounds[0])
+    seconds = sum(r["seconds"] for r in rounds)
+    merged["requests"] = sum(r["requests"] for r in rounds)
+    merged["seconds"] = round(seconds, 3)
+    merged["rps"] = round(merged["requests"] / seconds, 1) if seconds else 0.0
+    merged["rps_rounds"] = [r["rps"] for r in rounds]
+    merged["errors"] = {k: sum(r["errors"][k] for r in rounds) for k in rounds[0]["errors"]}
+    merged["latency_ms"] = {
+        k: round(statistics.median(r["latency_ms"][k] for r in rounds), 3)
+        for k in rounds[0]["latency_ms"]
+    }
+    merged["rss_mb_peak"] = max(r["rss_mb_peak"] for r in rounds)
+    for key in ("cpu_ms_per_req", "busiest_thread_ms_per_req"):
+        values = [r[key] for r in rounds if key in r]
+        if values:
+            merged[key] = round(statistics.median(values), 3)
+    batches = [r["mean_batch"] for r in rounds if "mean_batch" in r]
+    if batches:
+        merged["mean_batch"] = round(statistics.mean(batches), 2)
+    merged["load_after"] = rounds[-1]["load_after"]
+    return merged
+
+
+def interleaved(
+    servers: dict[str, Running], lua: Path, connections: int, seconds: float, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Every server in turn, `rounds` times (the order rotating), `seconds / rounds` each, so
+    slow drifts in the machine's load fall on every system alike."""
+    names = list(servers)
+    per_round: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for k in range(rounds):
+        for name in names[k % len(names) :] + names[: k % len(names)]:
+            per_round[name].append(measure(servers[name], lua, connections, seconds / rounds))
+    return {name: merge_rounds(records) for name, records in per_round.items()}
+
+
+def run_point(
+    servers: dict[str, Running], bodies: str, lua: Path, connections: int, plan: dict[str, float]
+) -> list[dict[str, Any]]:
+    results = interleaved(servers, lua, connections, plan["seconds"], int(plan["rounds"]))
+    runs = []
+    for name, record in results.items():
+        record = {"system": name, "bodies": bodies, **record}
+        print_row(name, bodies, record)
+        runs.append(record)
+    return runs
+
+
+def run_all_systems(
+    specs: list[ServerSpec], scripts: dict[str, Path], concurrency: list[int], plan: dict
 ) -> dict[str, Any]:
-    """Start one server, load it with every body set at every concurrency, stop it."""
-    result: dict[str, Any] = {"runs": []}
-    with running_server(spec) as server:
-        result["ready_s"] = round(server.ready_s, 2)
-        result["rss_mb_ready"] = round(tree_rss_mb(server.process.pid), 1)
+    """Start every server (idle ones cost nothing), then measure point by point, interleaved."""
+    result: dict[str, Any] = {spec.name: {"runs": []} for spec in specs}
+    with ExitStack() as stack:
+        servers = {spec.name: stack.enter_context(running_server(spec)) for spec in specs}
+        for name, server in servers.items():
+            result[name]["ready_s"] = round(server.ready_s, 2)
+            result[name]["rss_mb_ready"] = round(tree_rss_mb(server.process.pid), 1)
         for bodies, lua in scripts.items():
-            run_wrk(server.url + "/predict", lua, 16, min(2.0, seconds))  # warm-up, not recorded
+            for server in servers.values():  # warm-up, not recorded
+                run_wrk(server.url + "/predict", lua, 16, 1.0)
             for connections in concurrency:
-                record = {"system": spec.name, "bodies": bodies}
-                record |= measure(server, lua, connections, seconds)
-                print_row(spec.name, bodies, record)
-                result["runs"].append(record)
+                for record in run_point(servers, bodies, lua, connections, plan):
+                    result[record["system"]]["runs"].append(record)
     return result
 
 
@@ -121,8 +192,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_BUNDLES)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--quick", action="store_true", help="5 s per point instead of 20")
-    parser.add_argument("--seconds", type=float, default=None, help="per point")
+    parser.add_argument("--quick", action="store_true", help="6 s per point instead of 20")
+    parser.add_argument("--seconds", type=float, default=None, help="per system and point")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per point")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument(
         "--systems", nargs="+", default=["service", "service-nobatch", "naive-torch", "tfidf-lr"]
@@ -130,14 +202,18 @@ def main() -> None:
     parser.add_argument("--bodies", nargs="+", default=list(BODY_SETS), choices=list(BODY_SETS))
     parser.add_argument("--count", type=int, default=1000, help="distinct bodies per set")
     parser.add_argument("--before", type=Path, help="checkout of the code before the speed work")
+    parser.add_argument(
+        "--variant", action="append", default=[], help="extra service: NAME:KEY=VALUE,KEY=VALUE"
+    )
     args = parser.parse_args()
-    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    plan = {"seconds": args.seconds or (6.0 if args.quick else 20.0)}
+    plan["rounds"] = args.rounds or (2 if args.quick else 4)
     scripts = {b: write_bodies(args.data_dir, b, args.count, False)["lua"] for b in args.bodies}
     specs = system_specs(args.model_dir.resolve(), args.before)
-    payload: dict[str, Any] = {"seconds_per_point": seconds, "load_start": load_average()}
-    payload["systems"] = {
-        name: run_system(specs[name], scripts, args.concurrency, seconds) for name in args.systems
-    }
+    payload: dict[str, Any] = {"plan": plan, "load_start": load_average()}
+    chosen = [specs[name] for name in args.systems]
+    chosen += [variant_spec(v, args.model_dir.resolve(), args.before) for v in args.variant]
+    payload["systems"] = run_all_systems(chosen, scripts, args.concurrency, plan)
     payload["load_end"] = load_average()
     write_json("load", payload)
     from bench.plots import plot_latency, plot_throughput

@@ -154,3 +154,38 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+
+
+def tree_pids(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children(current)
+    return found
+
+
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of every thread in a process tree, by `pid/tid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage: dict[str, float] = {}
+    for process in tree_pids(pid):
+        for stat in Path(f"/proc/{process}/task").glob("*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            usage[f"{process}/{stat.parent.name}"] = (int(fields[11]) + int(fields[12])) / ticks
+    return usage
+
+
+def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request: the whole tree, and its busiest thread (on short texts
+    the event loop: the serial limit that contention on a shared machine hides)."""
+    spent = {k: after[k] - before.get(k, 0.0) for k in after}
+    if not requests:
+        return {}
+    return {
+        "cpu_ms_per_req": round(1e3 * sum(spent.values()) / requests, 3),
+        "busiest_thread_ms_per_req": round(1e3 * max(spent.values(), default=0) / requests, 3),
+    }
