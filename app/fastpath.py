@@ -10,16 +10,20 @@ for both paths alike.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from pydantic import ValidationError
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import ServiceError, error_response
-from app.inference import wait_for_client_gone
-from app.middleware import CTX_KEY, header, replay
-from app.routes.predict import answer_predict
+from app.inference import Disconnected, wait_for_client_gone
+from app.middleware import CTX_KEY, RequestContext, header, replay
 from app.schemas import TextsRequest
-from app.service import Service
+
+# (validated body, the request's context, disconnect probe) -> the response
+Answer = Callable[[TextsRequest, RequestContext, Disconnected], Awaitable[Response]]
 
 
 def json_content(scope: Scope) -> bool:
@@ -47,9 +51,9 @@ async def read_body(receive: Receive) -> bytes:
 
 
 class FastPredictMiddleware:
-    def __init__(self, app: ASGIApp, service: Service, route: BaseRoute) -> None:
+    def __init__(self, app: ASGIApp, answer: Answer, route: BaseRoute) -> None:
         self.app = app
-        self.service = service
+        self.answer = answer  # the route's own logic (app.routes.predict.answer_predict)
         self.route = route  # for the route label in metrics and logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,8 +73,8 @@ class FastPredictMiddleware:
             return
         scope["route"] = self.route
         try:
-            response = await answer_predict(
-                self.service, request, scope[CTX_KEY], lambda: wait_for_client_gone(receive)
+            response = await self.answer(
+                request, scope[CTX_KEY], lambda: wait_for_client_gone(receive)
             )
         except ServiceError as exc:
             response = error_response(exc, scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -31,7 +32,11 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: 
     """Added innermost first: the request context wraps everything, so every answer (401 and 413
     included) carries the request id and is counted; the /predict short way is innermost, so
     auth and the body limit apply to it as to every route."""
-    app.add_middleware(FastPredictMiddleware, service=service, route=predict.route_of("/predict"))
+    app.add_middleware(
+        FastPredictMiddleware,
+        answer=partial(predict.answer_predict, service),
+        route=predict.route_of("/predict"),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_key is not None:
         app.add_middleware(
