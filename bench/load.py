@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.bodies import write_bodies
 from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, REPO, load_average, loaded, write_json
+from bench.offline import offline
 from bench.servers.launch import (
     RssSampler,
     Running,
@@ -208,12 +209,15 @@ def main() -> None:
     args = parser.parse_args()
     plan = {"seconds": args.seconds or (6.0 if args.quick else 20.0)}
     plan["rounds"] = args.rounds or (2 if args.quick else 4)
-    scripts = {b: write_bodies(args.data_dir, b, args.count, False)["lua"] for b in args.bodies}
+    files = {b: write_bodies(args.data_dir, b, args.count, False) for b in args.bodies}
+    scripts = {b: paths["lua"] for b, paths in files.items()}
     specs = system_specs(args.model_dir.resolve(), args.before)
     payload: dict[str, Any] = {"plan": plan, "load_start": load_average()}
     chosen = [specs[name] for name in args.systems]
     chosen += [variant_spec(v, args.model_dir.resolve(), args.before) for v in args.variant]
     payload["systems"] = run_all_systems(chosen, scripts, args.concurrency, plan)
+    bodies = {b: paths["json"] for b, paths in files.items()}
+    payload["offline"] = offline(args.model_dir, bodies, 3.0 if args.quick else 10.0)
     payload["load_end"] = load_average()
     write_json("load", payload)
     from bench.plots import plot_latency, plot_throughput

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS
+from bench.common import RESULTS, read_json
 
 
 def _pyplot() -> Any:
@@ -117,3 +117,75 @@ def plot_latency(data: dict[str, Any]) -> Path:
             ax.set_ylabel("latency (ms)")
     axes[0][-1].legend(fontsize=7)
     return _save(figure, "load_latency")
+
+
+# which accuracy row each served system shares (same model, different serving)
+SERVED_ACCURACY = {
+    "service": "lstm fp32",
+    "service-nobatch": "lstm fp32",
+    "naive-torch": "lstm fp32",
+    "service-int8": "lstm int8",
+    "tfidf-lr": "tf-idf + lr",
+}
+
+
+def _served_points(accuracy: dict, load: dict | None, bodies: str) -> list[tuple]:
+    points = []
+    for system, record in (load or {}).get("systems", {}).items():
+        row = accuracy["systems"].get(SERVED_ACCURACY.get(system, ""), {}).get(bodies)
+        runs = [r for r in record["runs"] if r["bodies"] == bodies]
+        if row and runs:
+            best = max(runs, key=lambda r: r["rps"])
+            points.append((f"{system} (HTTP)", best["rps"], 100 * row["accuracy"], "o"))
+    return points
+
+
+def plot_accuracy(accuracy: dict[str, Any], load: dict[str, Any] | None) -> Path:
+    """Test accuracy against throughput: offline (one thread, no HTTP; hollow) and served at
+    saturation (req/s, filled), one panel per English test set."""
+    plt = _pyplot()
+    load = load if load is not None else read_json("load")
+    sets = [s for s in ("imdb", "sst2") if any(s in r for r in accuracy["systems"].values())]
+    figure, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.2), squeeze=False)
+    for ax, bodies in zip(axes[0], sets, strict=True):
+        for name, rows in accuracy["systems"].items():
+            if bodies in rows:
+                row = rows[bodies]
+                ax.scatter(
+                    row["texts_per_s"],
+                    100 * row["accuracy"],
+                    facecolors="none",
+                    edgecolors="C0",
+                    s=50,
+                )
+                ax.annotate(
+                    f"{name} (offline)",
+                    (row["texts_per_s"], 100 * row["accuracy"]),
+                    fontsize=7,
+                    xytext=(4, 2),
+                    textcoords="offset points",
+                )
+        for label, x, y, marker in _served_points(accuracy, load, bodies):
+            ax.scatter(x, y, marker=marker, color="C3", s=40)
+            ax.annotate(label, (x, y), fontsize=7, xytext=(4, -9), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("texts / s (offline, 1 thread) or req / s (served, best concurrency)")
+        ax.set_ylabel(f"{bodies} test accuracy (%)")
+        ax.set_title(f"accuracy vs throughput, {bodies}")
+    return _save(figure, "accuracy_vs_throughput")
+
+
+def main() -> None:
+    """Redraw every chart whose JSON exists."""
+    speed, load, accuracy = read_json("model_speed"), read_json("load"), read_json("accuracy")
+    if speed:
+        plot_model_speed(speed)
+    if load:
+        plot_throughput(load)
+        plot_latency(load)
+    if accuracy:
+        plot_accuracy(accuracy, load)
+
+
+if __name__ == "__main__":
+    main()
