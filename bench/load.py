@@ -43,7 +43,9 @@ def service_spec(name: str, model_dir: Path, cwd: Path = REPO, **env: str) -> Se
     return ServerSpec(name, [sys.executable, "-m", "app"], {**base, **env}, cwd=cwd)
 
 
-def system_specs(model_dir: Path, before: Path | None = None) -> dict[str, ServerSpec]:
+def system_specs(
+    model_dir: Path, data_dir: Path, before: Path | None = None
+) -> dict[str, ServerSpec]:
     """Every system that can be put under load, by name; `before` is a checkout of the code
     before the speed work (`service-before`, `service-before-nobatch`)."""
     en = str(model_dir / "sentiment-en")
@@ -61,7 +63,9 @@ def system_specs(model_dir: Path, before: Path | None = None) -> dict[str, Serve
         "naive-torch": ServerSpec(
             "naive-torch", [*module, "bench.servers.naive_torch", "--bundle", en]
         ),
-        "tfidf-lr": ServerSpec("tfidf-lr", [*module, "bench.servers.tfidf_server"]),
+        "tfidf-lr": ServerSpec(
+            "tfidf-lr", [*module, "bench.servers.tfidf_server", "--data-dir", str(data_dir)]
+        ),
     }
 
 
@@ -211,7 +215,7 @@ def main() -> None:
     plan["rounds"] = args.rounds or (2 if args.quick else 4)
     files = {b: write_bodies(args.data_dir, b, args.count, False) for b in args.bodies}
     scripts = {b: paths["lua"] for b, paths in files.items()}
-    specs = system_specs(args.model_dir.resolve(), args.before)
+    specs = system_specs(args.model_dir.resolve(), args.data_dir.resolve(), args.before)
     payload: dict[str, Any] = {"plan": plan, "load_start": load_average()}
     chosen = [specs[name] for name in args.systems]
     chosen += [variant_spec(v, args.model_dir.resolve(), args.before) for v in args.variant]
