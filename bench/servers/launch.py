@@ -93,7 +93,7 @@ def running_server(spec: ServerSpec, timeout_s: float = 120.0) -> Iterator[Runni
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             spec.command,
-            cwd=REPO,
+            cwd=spec.cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
