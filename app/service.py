@@ -38,6 +38,7 @@ def batch_limits(settings: Settings) -> BatchLimits:
         max_batch_tokens=settings.max_batch_tokens,
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
+        workers=settings.batch_workers,
     )
 
 
