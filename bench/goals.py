@@ -32,9 +32,16 @@ def goal(name: str, target: str, measured: str, met: bool | None) -> Goal:
     return {"goal": name, "target": target, "measured": measured, "met": met}
 
 
+def best_naive(load: dict) -> str:
+    """The faster naive variant (torch's default threads, or one thread): the stricter test."""
+    names = [n for n in load["systems"] if n.startswith("naive-torch")] or ["naive-torch"]
+    return max(names, key=lambda n: (best_rps(load, n, "imdb") or {"rps": 0})["rps"])
+
+
 def vs_naive(load: dict) -> Goal:
-    ours, naive = best_rps(load, "service", "imdb"), best_rps(load, "naive-torch", "imdb")
-    ours64, naive64 = at(load, "service", "imdb", 64), at(load, "naive-torch", "imdb", 64)
+    naive_name = best_naive(load)
+    ours, naive = best_rps(load, "service", "imdb"), best_rps(load, naive_name, "imdb")
+    ours64, naive64 = at(load, "service", "imdb", 64), at(load, naive_name, "imdb", 64)
     if not (ours and naive and ours64 and naive64):
         return goal("service vs naive PyTorch, IMDB", ">= 3x req/s, lower p99", "not run", None)
     ratio = ours["rps"] / naive["rps"]

@@ -63,6 +63,10 @@ def system_specs(
         "naive-torch": ServerSpec(
             "naive-torch", [*module, "bench.servers.naive_torch", "--bundle", en]
         ),
+        "naive-torch-1t": ServerSpec(
+            "naive-torch-1t",
+            [*module, "bench.servers.naive_torch", "--bundle", en, "--threads", "1"],
+        ),
         "tfidf-lr": ServerSpec(
             "tfidf-lr", [*module, "bench.servers.tfidf_server", "--data-dir", str(data_dir)]
         ),

@@ -37,7 +37,8 @@ def main() -> None:
     quick = ["--quick"] if args.quick else []
     data, models = ["--data-dir", str(args.data_dir)], ["--model-dir", str(args.model_dir)]
     en = ["--bundle", str(args.model_dir / "sentiment-en")]
-    systems = ["service", "service-nobatch", "naive-torch", "tfidf-lr", "service-int8"]
+    systems = ["service", "service-nobatch", "naive-torch", "naive-torch-1t", "tfidf-lr"]
+    systems += ["service-int8"]
     if args.before:
         systems += ["service-before", "service-before-nobatch"]
     before = ["--before", str(args.before)] if args.before else []
