@@ -52,9 +52,16 @@ def torch_runner(bundle: Path, threads: int) -> Runner:
     return run
 
 
+MAX_CALL_S = 3.0  # a call slower than this ends the runtime's sweep (torch at 2 busy threads)
+
+
 def round_times(run: Runner, ids: np.ndarray, seconds: float, max_rounds: int = 500) -> list[float]:
-    """Seconds per call, after one warm-up call, for `seconds` or `max_rounds` calls."""
+    """Seconds per call, after one warm-up call, for `seconds` or `max_rounds` calls; a warm-up
+    slower than MAX_CALL_S is the only sample."""
+    begin = time.perf_counter()
     run(ids)
+    if time.perf_counter() - begin > MAX_CALL_S:
+        return [time.perf_counter() - begin]
     times: list[float] = []
     started = time.perf_counter()
     while len(times) < max_rounds and time.perf_counter() - started < seconds:
@@ -74,6 +81,7 @@ def point(run: Runner, arch: dict, batch: int, length: int, seconds: float) -> d
     with loaded(record):
         times = round_times(run, random_ids(arch["vocab_size"], batch, length), seconds)
     record["rounds"] = len(times)
+    record["slow"] = max(times) > MAX_CALL_S
     record["seq_per_s"] = batch / statistics.median(times)  # typical
     record["seq_per_s_best"] = batch / min(times)  # what the cores can do: compared to the peak
     record["gflops"] = gflops(arch, record["seq_per_s_best"], length)
@@ -95,11 +103,15 @@ def grid(bundle: Path, arch: dict, threads: list[int], spec: dict, which: list[s
     points = []
     for count in threads:
         for name, run in runners(bundle, count, which).items():
+            slow = False
             for batch in spec["batches"]:
                 for length in spec["lengths"]:
+                    if slow:
+                        continue  # bigger points would only be slower still
                     record = {"runtime": name, "threads": count}
                     record |= point(run, arch, batch, length, spec["seconds"])
                     points.append(record)
+                    slow = record["slow"]
                     print(
                         f"{name:11s} t={count} B={batch:3d} T={length:3d}: "
                         f"{record['seq_per_s']:9.1f} seq/s  {record['gflops']:6.1f} GFLOP/s  "

@@ -49,6 +49,7 @@ def main() -> None:
     }
     step("plots")
     step("goals")
+    step("report")
     print("\nminutes per part:", {k: round(v / 60, 1) for k, v in spent.items()})
 
 
