@@ -18,11 +18,6 @@ def runs_of(load: dict, system: str, bodies: str) -> list[dict]:
     return [r for r in load["systems"].get(system, {}).get("runs", []) if r["bodies"] == bodies]
 
 
-def best_rps(load: dict, system: str, bodies: str) -> dict | None:
-    runs = runs_of(load, system, bodies)
-    return max(runs, key=lambda r: r["rps"]) if runs else None
-
-
 def at(load: dict, system: str, bodies: str, concurrency: int) -> dict | None:
     runs = [r for r in runs_of(load, system, bodies) if r["concurrency"] == concurrency]
     return runs[0] if runs else None
@@ -32,44 +27,38 @@ def goal(name: str, target: str, measured: str, met: bool | None) -> Goal:
     return {"goal": name, "target": target, "measured": measured, "met": met}
 
 
-def best_naive(load: dict) -> str:
-    """The faster naive variant (torch's default threads, or one thread): the stricter test."""
-    names = [n for n in load["systems"] if n.startswith("naive-torch")] or ["naive-torch"]
-    return max(names, key=lambda n: (best_rps(load, n, "imdb") or {"rps": 0})["rps"])
-
-
-def vs_naive(load: dict) -> Goal:
-    naive_name = best_naive(load)
-    ours, naive = best_rps(load, "service", "imdb"), best_rps(load, naive_name, "imdb")
-    ours64, naive64 = at(load, "service", "imdb", 64), at(load, naive_name, "imdb", 64)
-    if not (ours and naive and ours64 and naive64):
-        return goal("service vs naive PyTorch, IMDB", ">= 3x req/s, lower p99", "not run", None)
+def vs_naive(load: dict, naive_name: str = "naive-torch", label: str = "tutorial") -> Goal:
+    """At 64 connections, where both run in the same interleaved rounds."""
+    name = f"service vs naive PyTorch ({label}), IMDB at 64 connections"
+    ours, naive = at(load, "service", "imdb", 64), at(load, naive_name, "imdb", 64)
+    if not (ours and naive):
+        return goal(name, ">= 3x req/s, lower p99", "not run", None)
     ratio = ours["rps"] / naive["rps"]
-    p99, naive_p99 = ours64["latency_ms"]["p99"], naive64["latency_ms"]["p99"]
+    p99, naive_p99 = ours["latency_ms"]["p99"], naive["latency_ms"]["p99"]
     measured = (
-        f"{ratio:.2f}x ({ours['rps']:.0f} vs {naive['rps']:.0f} req/s); p99 at 64 "
-        f"connections {p99:.0f} vs {naive_p99:.0f} ms"
+        f"{ratio:.2f}x ({ours['rps']:.0f} vs {naive['rps']:.0f} req/s); "
+        f"p99 {p99:.0f} vs {naive_p99:.0f} ms"
     )
-    return goal(
-        "service vs naive PyTorch, IMDB",
-        ">= 3x req/s, lower p99",
-        measured,
-        ratio >= 3 and p99 < naive_p99,
-    )
+    return goal(name, ">= 3x req/s, lower p99", measured, ratio >= 3 and p99 < naive_p99)
 
 
 def efficiency(load: dict) -> Goal:
-    ours = best_rps(load, "service", "imdb")
-    rates = load.get("offline", {}).get("imdb", [])
-    if not (ours and rates):
+    """Service req/s at 64 connections over the model alone (1 ORT thread, as the service)
+    timed in the same rounds; the offline runs at the end of the load test are shown too."""
+    ours = at(load, "service", "imdb", 64)
+    alone = load.get("offline_alongside", {}).get("imdb")
+    if not (ours and alone):
         return goal("serving efficiency, IMDB", ">= 0.7", "not run", None)
-    model = max(r["model_seq_per_s"] for r in rates)
-    pipeline = max(r["pipeline_seq_per_s"] for r in rates)
+    model, pipeline = alone["model_seq_per_s"], alone["pipeline_seq_per_s"]
     ratio = ours["rps"] / model
     measured = (
-        f"{ratio:.2f} ({ours['rps']:.0f} req/s / {model:.0f} seq/s model alone; "
-        f"{ours['rps'] / pipeline:.2f} of tokenizer + model offline)"
+        f"{ratio:.2f} ({ours['rps']:.0f} req/s / {model:.0f} seq/s model alone, same "
+        f"rounds; {ours['rps'] / pipeline:.2f} of tokenizer + model)"
     )
+    later = load.get("offline", {}).get("imdb", [])
+    if later:
+        best = max(r["model_seq_per_s"] for r in later)
+        measured += f"; {ours['rps'] / best:.2f} of the best later offline run ({best:.0f} seq/s)"
     return goal("serving efficiency, IMDB", ">= 0.7", measured, ratio >= 0.7)
 
 
@@ -135,7 +124,7 @@ def accuracy_for_price(load: dict, accuracy: dict | None) -> Goal:
     others = {
         n: r["imdb"]["accuracy"] for n, r in systems.items() if "imdb" in r and "lstm" not in n
     }
-    served, tfidf = best_rps(load, "service", "imdb"), best_rps(load, "tfidf-lr", "imdb")
+    served, tfidf = at(load, "service", "imdb", 64), at(load, "tfidf-lr", "imdb", 64)
     if not (ours and others and served and tfidf):
         return goal(
             "accuracy for its price", "most accurate; >= 0.4x TF-IDF req/s", "not run", None
@@ -158,6 +147,7 @@ def check() -> list[Goal]:
         return [peak(speed)]
     checks: list[Callable[[], Goal]] = [
         lambda: vs_naive(load),
+        lambda: vs_naive(load, "naive-torch-1t", "torch at 1 thread"),
         lambda: efficiency(load),
         lambda: batching(load),
         lambda: latency(load),

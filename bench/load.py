@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.bodies import write_bodies
 from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, REPO, load_average, loaded, write_json
-from bench.offline import offline
+from bench.offline import Offline, offline, texts_of
 from bench.servers.launch import (
     RssSampler,
     Running,
@@ -154,47 +154,93 @@ def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def interleaved(
-    servers: dict[str, Running], lua: Path, connections: int, seconds: float, rounds: int
-) -> dict[str, dict[str, Any]]:
+    servers: dict[str, Running],
+    lua: Path,
+    connections: int,
+    plan: dict[str, float],
+    alone: Offline | None = None,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Every server in turn, `rounds` times (the order rotating), `seconds / rounds` each, so
-    slow drifts in the machine's load fall on every system alike."""
-    names = list(servers)
+    slow drifts in the machine's load fall on every system alike; with `alone`, the same texts
+    through the model alone (no HTTP) in every round too."""
+    names, rounds = list(servers), int(plan["rounds"])
+    share = plan["seconds"] / rounds
     per_round: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    offline_rounds: list[dict[str, Any]] = []
     for k in range(rounds):
         for name in names[k % len(names) :] + names[: k % len(names)]:
-            per_round[name].append(measure(servers[name], lua, connections, seconds / rounds))
-    return {name: merge_rounds(records) for name, records in per_round.items()}
+            per_round[name].append(measure(servers[name], lua, connections, share))
+        if alone is not None:
+            offline_rounds.append(alone.measure(share))
+    merged = {name: merge_rounds(records) for name, records in per_round.items()}
+    return merged, offline_rounds
+
+
+def merge_offline(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean rates over the rounds, first and last load reading."""
+    merged = dict(rounds[0])
+    for key in ("model_seq_per_s", "pipeline_seq_per_s"):
+        merged[key] = round(statistics.mean(r[key] for r in rounds), 1)
+    merged["load_after"] = rounds[-1]["load_after"]
+    return merged
 
 
 def run_point(
-    servers: dict[str, Running], bodies: str, lua: Path, connections: int, plan: dict[str, float]
-) -> list[dict[str, Any]]:
-    results = interleaved(servers, lua, connections, plan["seconds"], int(plan["rounds"]))
+    servers: dict[str, Running],
+    bodies: str,
+    lua: Path,
+    connections: int,
+    plan: dict[str, float],
+    alone: Offline | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    results, offline_rounds = interleaved(servers, lua, connections, plan, alone)
     runs = []
     for name, record in results.items():
         record = {"system": name, "bodies": bodies, **record}
         print_row(name, bodies, record)
         runs.append(record)
-    return runs
+    if not offline_rounds:
+        return runs, None
+    merged = merge_offline(offline_rounds)
+    print(
+        f"model alone      {bodies:5s} (same rounds, {merged['threads']} thread): "
+        f"{merged['model_seq_per_s']:.1f} seq/s, with tokenizer "
+        f"{merged['pipeline_seq_per_s']:.1f} seq/s",
+        flush=True,
+    )
+    return runs, merged
 
 
 def run_all_systems(
-    specs: list[ServerSpec], scripts: dict[str, Path], concurrency: list[int], plan: dict
-) -> dict[str, Any]:
-    """Start every server (idle ones cost nothing), then measure point by point, interleaved."""
+    specs: list[ServerSpec],
+    files: dict[str, dict[str, Path]],
+    concurrency: list[int],
+    plan: dict,
+    model_dir: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start every server (idle ones cost nothing), then measure point by point, interleaved;
+    at the highest concurrency the model alone (1 thread, as the service) joins the rounds."""
     result: dict[str, Any] = {spec.name: {"runs": []} for spec in specs}
+    alongside: dict[str, Any] = {}
     with ExitStack() as stack:
         servers = {spec.name: stack.enter_context(running_server(spec)) for spec in specs}
         for name, server in servers.items():
             result[name]["ready_s"] = round(server.ready_s, 2)
             result[name]["rss_mb_ready"] = round(tree_rss_mb(server.process.pid), 1)
-        for bodies, lua in scripts.items():
+        for bodies, paths in files.items():
+            lua = paths["lua"]
             for server in servers.values():  # warm-up, not recorded
                 run_wrk(server.url + "/predict", lua, 16, 1.0)
+            texts, model = texts_of(paths["json"])
+            alone = Offline(model_dir / model, texts, threads=1)
             for connections in concurrency:
-                for record in run_point(servers, bodies, lua, connections, plan):
+                use = alone if connections == max(concurrency) else None
+                runs, offline_record = run_point(servers, bodies, lua, connections, plan, use)
+                for record in runs:
                     result[record["system"]]["runs"].append(record)
-    return result
+                if offline_record is not None:
+                    alongside[bodies] = offline_record
+    return result, alongside
 
 
 def main() -> None:
@@ -218,12 +264,13 @@ def main() -> None:
     plan = {"seconds": args.seconds or (6.0 if args.quick else 20.0)}
     plan["rounds"] = args.rounds or (2 if args.quick else 4)
     files = {b: write_bodies(args.data_dir, b, args.count, False) for b in args.bodies}
-    scripts = {b: paths["lua"] for b, paths in files.items()}
     specs = system_specs(args.model_dir.resolve(), args.data_dir.resolve(), args.before)
     payload: dict[str, Any] = {"plan": plan, "load_start": load_average()}
     chosen = [specs[name] for name in args.systems]
     chosen += [variant_spec(v, args.model_dir.resolve(), args.before) for v in args.variant]
-    payload["systems"] = run_all_systems(chosen, scripts, args.concurrency, plan)
+    payload["systems"], payload["offline_alongside"] = run_all_systems(
+        chosen, files, args.concurrency, plan, args.model_dir
+    )
     bodies = {b: paths["json"] for b, paths in files.items()}
     payload["offline"] = offline(args.model_dir, bodies, 3.0 if args.quick else 10.0)
     payload["load_end"] = load_average()

@@ -24,33 +24,50 @@ def texts_of(bodies: Path) -> tuple[list[str], str]:
     return [d["text"] for d in decoded], decoded[0].get("model", "sentiment-en")
 
 
+class Offline:
+    """The model alone on a list of texts, set up once and timed as often as wanted (between
+    the load test's rounds, so that it meets the same machine load as the servers)."""
+
+    def __init__(self, bundle_dir: Path, texts: list[str], threads: int) -> None:
+        from app.runtime import RuntimeConfig, open_session
+        from model import load_bundle
+        from model.text import TextEncoder
+
+        bundle = load_bundle(bundle_dir)
+        self.encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
+        config = RuntimeConfig(providers="cpu", intra_op_threads=threads)
+        self.runtime = open_session(bundle.model_path("fp32"), "fp32", config)
+        self.threads, self.count = threads, len(texts)
+        self.batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
+        self.rows = [[e.ids for e in self.encoder.encode_batch(b)] for b in self.batches]
+
+    def _model_only(self) -> None:
+        from app.scoring import bucketed_probabilities
+
+        for batch in self.rows:
+            bucketed_probabilities(self.runtime, batch)
+
+    def _with_tokenizer(self) -> None:
+        from app.scoring import bucketed_probabilities
+
+        for batch in self.batches:
+            rows = [e.ids for e in self.encoder.encode_batch(batch)]
+            bucketed_probabilities(self.runtime, rows)
+
+    def measure(self, seconds: float) -> dict[str, Any]:
+        """Sequences/s of the model alone and of tokenizer + model, `seconds / 2` each."""
+        record: dict[str, Any] = {"threads": self.threads, "texts": self.count}
+        with loaded(record):
+            model = passes_rate(self._model_only, self.count, seconds / 2)
+            pipeline = passes_rate(self._with_tokenizer, self.count, seconds / 2)
+        record["model_seq_per_s"] = round(model, 1)
+        record["pipeline_seq_per_s"] = round(pipeline, 1)
+        return record
+
+
 def rates(bundle_dir: Path, texts: list[str], threads: int, seconds: float) -> dict[str, Any]:
     """Sequences/s of the model alone and of tokenization + model, over whole passes."""
-    from app.runtime import RuntimeConfig, open_session
-    from app.scoring import bucketed_probabilities
-    from model import load_bundle
-    from model.text import TextEncoder
-
-    bundle = load_bundle(bundle_dir)
-    encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
-    config = RuntimeConfig(providers="cpu", intra_op_threads=threads)
-    runtime = open_session(bundle.model_path("fp32"), "fp32", config)
-    batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
-    rows = [[e.ids for e in encoder.encode_batch(b)] for b in batches]
-
-    def model_only() -> None:
-        for batch in rows:
-            bucketed_probabilities(runtime, batch)
-
-    def with_tokenizer() -> None:
-        for batch in batches:
-            bucketed_probabilities(runtime, [e.ids for e in encoder.encode_batch(batch)])
-
-    record: dict[str, Any] = {"threads": threads, "texts": len(texts)}
-    with loaded(record):
-        record["model_seq_per_s"] = round(passes_rate(model_only, len(texts), seconds), 1)
-        record["pipeline_seq_per_s"] = round(passes_rate(with_tokenizer, len(texts), seconds), 1)
-    return record
+    return Offline(bundle_dir, texts, threads).measure(2 * seconds)
 
 
 def passes_rate(work: Any, items: int, seconds: float, max_passes: int = 50) -> float:

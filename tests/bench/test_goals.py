@@ -34,6 +34,7 @@ def test_service_against_naive() -> None:
     result = vs_naive(LOAD)
     assert result["met"] is True
     assert result["measured"].startswith("3.60x")
+    assert vs_naive(LOAD, "naive-torch-1t", "one thread")["met"] is None  # not run here
 
 
 def test_batching_needs_both_the_ratio_and_the_absolute_rate() -> None:
