@@ -30,6 +30,32 @@ def load_table(load: dict[str, Any]) -> list[str]:
     return lines
 
 
+def before_after_table(load: dict[str, Any]) -> list[str]:
+    """The service against its checkout before the speed work, point by point (same rounds)."""
+    runs = {
+        (r["system"], r["bodies"], r["concurrency"]): r
+        for s in load["systems"].values()
+        for r in s["runs"]
+    }
+    lines = [
+        "| bodies | conns | before req/s | after req/s | ratio | before CPU ms/req | after CPU "
+        "ms/req | before p99 ms | after p99 ms | after, batching off req/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (system, bodies, conns), old in sorted(runs.items(), key=lambda kv: kv[0][1:]):
+        new = runs.get(("service", bodies, conns))
+        if system != "service-before" or new is None:
+            continue
+        off = runs.get(("service-nobatch", bodies, conns), {"rps": float("nan")})
+        lines.append(
+            f"| {bodies} | {conns} | {old['rps']:.0f} | {new['rps']:.0f} | "
+            f"{new['rps'] / old['rps']:.2f}x | {old.get('cpu_ms_per_req', 0):.2f} | "
+            f"{new.get('cpu_ms_per_req', 0):.2f} | {old['latency_ms']['p99']:.1f} | "
+            f"{new['latency_ms']['p99']:.1f} | {off['rps']:.0f} |"
+        )
+    return lines
+
+
 def servers_table(load: dict[str, Any]) -> list[str]:
     lines = ["| system | ready (s) | RSS at ready (MB) |", "|---|---|---|"]
     for name, s in load["systems"].items():
@@ -39,15 +65,18 @@ def servers_table(load: dict[str, Any]) -> list[str]:
 
 def offline_table(load: dict[str, Any]) -> list[str]:
     lines = [
-        "| bodies | ORT threads | model alone (seq/s) | tokenizer + model (seq/s) | load |",
-        "|---|---|---|---|---|",
+        "| bodies | when | ORT threads | model alone (seq/s) | tokenizer + model (seq/s) | load |",
+        "|---|---|---|---|---|---|",
     ]
-    for bodies, rows in load.get("offline", {}).items():
-        for r in rows:
-            lines.append(
-                f"| {bodies} | {r['threads']} | {r['model_seq_per_s']:.0f} | "
-                f"{r['pipeline_seq_per_s']:.0f} | {r['load_before']}→{r['load_after']} |"
-            )
+    rows = [
+        (b, "in the 64-connection rounds", r) for b, r in load.get("offline_alongside", {}).items()
+    ]
+    rows += [(b, "after the load test", r) for b, rs in load.get("offline", {}).items() for r in rs]
+    for bodies, when, r in rows:
+        lines.append(
+            f"| {bodies} | {when} | {r['threads']} | {r['model_seq_per_s']:.0f} | "
+            f"{r['pipeline_seq_per_s']:.0f} | {r['load_before']}→{r['load_after']} |"
+        )
     return lines
 
 
@@ -94,7 +123,9 @@ def main() -> None:
     load, speed, accuracy = read_json("load"), read_json("model_speed"), read_json("accuracy")
     parts: list[str] = []
     if load:
-        parts += ["### Service under load", *load_table(load), "", "### Start and memory"]
+        parts += ["### Service under load", *load_table(load), ""]
+        parts += ["### Before and after the speed work", *before_after_table(load), ""]
+        parts += ["### Start and memory"]
         parts += [*servers_table(load), "", "### Offline (no HTTP)", *offline_table(load), ""]
     if accuracy:
         parts += ["### Accuracy and offline speed (1 thread)", *accuracy_table(accuracy), ""]
