@@ -16,6 +16,7 @@ from types import FrameType
 
 import uvicorn
 
+from app.logs import flush_due_logs
 from app.main import create_app
 from app.service import Service
 from app.settings import Settings
@@ -45,6 +46,7 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:
+        flush_due_logs()
         if self.service.failure is not None:
             self.exit_code = 1
             return True

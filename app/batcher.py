@@ -54,6 +54,7 @@ class BatchLimits:
     max_wait_s: float = 0.0  # 0: take what is queued; a fixed wait doubles latency at low load
     max_queue: int = 1024
     retry_after_s: int = 1  # advertised with QueueFull
+    workers: int = 1  # batches run at once, each in its own thread (the function must allow it)
 
 
 class Batcher(Generic[P, R]):
@@ -72,7 +73,11 @@ class Batcher(Generic[P, R]):
         self._wakeup = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batch-{name}")
+        self._running: set[asyncio.Task[None]] = set()  # batches in flight
+        self._free = asyncio.Semaphore(limits.workers)
+        self._executor = ThreadPoolExecutor(
+            max_workers=limits.workers, thread_name_prefix=f"batch-{name}"
+        )
 
     @property
     def depth(self) -> int:
@@ -110,6 +115,8 @@ class Batcher(Generic[P, R]):
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+                if self._running:
+                    await asyncio.wait(set(self._running), timeout=timeout_s)
             except TimeoutError:
                 self._task.cancel()
                 log.error("batcher %s did not drain in %.1f s", self.name, timeout_s)
@@ -130,13 +137,30 @@ class Batcher(Generic[P, R]):
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            await self._free.acquire()  # a worker is free: only then form the next batch
+            if not self._queue:
+                self._free.release()
+                continue
             try:
                 await self._fill()
                 batch = self._take()
-                if batch:
-                    await self._execute(batch)
             except Exception:  # the loop must outlive any bug in one batch
                 log.exception("batcher %s: unexpected error", self.name)
+                batch = []
+            if not batch:
+                self._free.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._execute_and_free(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _execute_and_free(self, batch: list[Entry[P, R]]) -> None:
+        try:
+            await self._execute(batch)
+        except Exception:
+            log.exception("batcher %s: unexpected error", self.name)
+        finally:
+            self._free.release()
 
     async def _fill(self) -> None:
         """Wait up to max_wait_s after the oldest entry arrived for the batch to fill up."""

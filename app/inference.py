@@ -10,13 +10,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from app.batcher import Batcher, BatchLimits, Entry
+from app.batcher import Entry
 from app.errors import DeadlineExceeded, InvalidInput, PayloadTooLarge, ServiceError
 from app.registry import ServedModel
-from app.runtime import ModelRuntime
-from model.text import EncodedText, pad_batch
+from app.scoring import (
+    WORKER_TOKENIZE_CHARS,
+    Payload,
+    Scored,
+    estimated_tokens,
+)
+from model.text import EncodedText
 
 Disconnected = Callable[[], Awaitable[Any]]
 OFFLOAD_CHARS = 4096  # characters per request above which tokenization leaves the event loop
@@ -93,21 +96,6 @@ async def encode(model: ServedModel, texts: Sequence[str], truncate: bool) -> li
     return encoded
 
 
-def probabilities(runtime: ModelRuntime, rows: list[list[int]]) -> list[list[float]]:
-    """The batch function: rows of ids -> one list of label probabilities per row."""
-    logits = runtime.logits(pad_batch(rows)).astype(np.float64)  # [B, C]
-    logits -= logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return (exp / exp.sum(axis=1, keepdims=True)).tolist()
-
-
-def make_batcher(model: ServedModel, limits: BatchLimits, on_batch: Callable | None) -> Batcher:
-    def run(rows: list[list[int]]) -> list[list[float]]:
-        return probabilities(model.runtime, rows)
-
-    return Batcher(run, limits, name=model.name, on_batch=on_batch)
-
-
 async def wait_for_client_gone(receive: Callable[[], Awaitable[dict]]) -> None:
     """Returns when the client disconnects (the body has been read; only disconnect remains)."""
     while (await receive())["type"] != "http.disconnect":
@@ -158,11 +146,12 @@ async def _await_until(
     return [result] if len(futures) == 1 else result
 
 
-def stage_times(entries: list[Entry], tokenize_s: float) -> StageTimes:
+def stage_times(entries: list[Entry], tokenize_s: float, worker_tokenize_s: float) -> StageTimes:
+    """Milliseconds; the batch worker's tokenization counts as tokenization, not inference."""
     return StageTimes(
-        tokenization=tokenize_s * 1e3,
+        tokenization=(tokenize_s + worker_tokenize_s) * 1e3,
         queue=max(e.started - e.enqueued for e in entries) * 1e3,
-        inference=max(e.finished - e.started for e in entries) * 1e3,
+        inference=max(0.0, max(e.finished - e.started for e in entries) - worker_tokenize_s) * 1e3,
     )
 
 
@@ -204,6 +193,18 @@ class Classified:
     times: StageTimes
 
 
+async def payloads_of(
+    model: ServedModel, texts: Sequence[str], truncate: bool
+) -> tuple[list[Payload], list[int]]:
+    """What to queue, and each item's size in tokens: short texts go as they are (the batch
+    worker tokenizes them, see app.scoring); the others are tokenized here first."""
+    if truncate and all(len(t) <= WORKER_TOKENIZE_CHARS for t in texts):
+        limit = model.max_length
+        return list(texts), [estimated_tokens(t, limit) for t in texts]
+    encoded = await encode(model, texts, truncate)
+    return list(encoded), [len(e) for e in encoded]
+
+
 async def classify(
     model: ServedModel,
     texts: Sequence[str],
@@ -211,9 +212,9 @@ async def classify(
     deadline: float,
     disconnected: Disconnected | None = None,
 ) -> Classified:
-    """Tokenize on the event loop (cheap), then queue each text in the model's batcher."""
+    """Queue each text in the model's batcher (tokenized here or by the batch worker)."""
     started = time.perf_counter()
-    encoded = await encode(model, texts, truncate)
+    payloads, sizes = await payloads_of(model, texts, truncate)
     tokenize_s = time.perf_counter() - started
     batcher = model.batcher
     if batcher is None:
@@ -221,6 +222,7 @@ async def classify(
     # Watching for a client that leaves costs a task per request; it only pays off when the
     # texts must wait behind at least one full batch, so at low load it is skipped.
     watch = disconnected if batcher.depth >= batcher.limits.max_batch_size else None
-    entries = batcher.submit([e.ids for e in encoded], [len(e) for e in encoded], deadline)
-    probs = await gather_entries(entries, deadline, watch)
-    return Classified(encoded, probs, stage_times(entries, tokenize_s))
+    entries = batcher.submit(payloads, sizes, deadline)
+    scored: list[Scored] = await gather_entries(entries, deadline, watch)
+    times = stage_times(entries, tokenize_s, max(s.tokenize_s for s in scored))
+    return Classified([s.encoded for s in scored], [s.probabilities for s in scored], times)

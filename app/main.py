@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.errors import install_error_handlers
+from app.fastpath import FastPredictMiddleware
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -26,9 +28,15 @@ DESCRIPTION = (
 )
 
 
-def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: Service) -> None:
     """Added innermost first: the request context wraps everything, so every answer (401 and 413
-    included) carries the request id and is counted."""
+    included) carries the request id and is counted; the /predict short way is innermost, so
+    auth and the body limit apply to it as to every route."""
+    app.add_middleware(
+        FastPredictMiddleware,
+        answer=partial(predict.answer_predict, service),
+        route=predict.route_of("/predict"),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_key is not None:
         app.add_middleware(
@@ -80,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (predict.router, ops.router, v2.router):
         app.include_router(router)
-    add_middleware(app, settings, metrics)
+    add_middleware(app, settings, metrics, service)
     if settings.api_key is not None:
         document_bearer_auth(app, settings.metrics_require_key)
     return app

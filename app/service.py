@@ -12,10 +12,11 @@ import time
 
 from app.batcher import BatchLimits
 from app.errors import NotReady
-from app.inference import Classified, Disconnected, TextLimits, classify, make_batcher
+from app.inference import Classified, Disconnected, TextLimits, classify
 from app.metrics import Metrics
 from app.registry import ModelRegistry, ServedModel, load_registry
 from app.runtime import RuntimeConfig, available_cpus, default_intra_op_threads
+from app.scoring import make_batcher
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def batch_limits(settings: Settings) -> BatchLimits:
         max_batch_tokens=settings.max_batch_tokens,
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
+        workers=settings.batch_workers,
     )
 
 

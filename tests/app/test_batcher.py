@@ -225,3 +225,41 @@ async def test_wrong_result_count_fails_the_batch() -> None:
     with pytest.raises(RuntimeError, match="gave 1 results for 2"):
         await entries[0].future
     await batcher.stop()
+
+
+class Overlap:
+    """A batch function that records how many calls were running at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, items: list[int]) -> list[int]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.1)
+        with self.lock:
+            self.running -= 1
+        return items
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_workers_bound_the_batches_running_at_once(workers: int) -> None:
+    fn = Overlap()
+    batcher = Batcher(fn, BatchLimits(max_batch_size=1, workers=workers), name="test")
+    batcher.start()
+    entries = batcher.submit([1, 2, 3, 4], [1, 1, 1, 1], far())
+    assert await asyncio.gather(*(e.future for e in entries)) == [1, 2, 3, 4]
+    assert fn.most == workers
+    await batcher.stop()
+
+
+async def test_stop_waits_for_every_batch_in_flight() -> None:
+    batcher = Batcher(Recorder(delay=0.1), BatchLimits(max_batch_size=1, workers=2), name="t")
+    batcher.start()
+    entries = batcher.submit([1, 2, 3], [1, 1, 1], far())
+    await asyncio.sleep(0.01)
+    await batcher.stop()
+    assert [e.future.result() for e in entries] == [2, 4, 6]

@@ -37,3 +37,41 @@ def test_traceback_is_one_field() -> None:
 
         line = format_record("failed", exc_info=sys.exc_info())
     assert "ValueError: boom" in line["exc"]
+
+
+def test_batched_lines_are_written_together_and_warnings_at_once() -> None:
+    import io
+
+    from app.logs import BatchedStreamHandler
+
+    stream = io.StringIO()
+    handler = BatchedStreamHandler(stream, max_lines=3, max_delay_s=60)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(message: str, level: int = logging.INFO) -> None:
+        handler.handle(logging.makeLogRecord({"msg": message, "levelno": level}))
+
+    emit("a")
+    emit("b")
+    assert stream.getvalue() == ""
+    emit("c")
+    assert stream.getvalue() == "a\nb\nc\n"
+    emit("d")
+    emit("trouble", logging.WARNING)
+    assert stream.getvalue().endswith("d\ntrouble\n")
+
+
+def test_waiting_lines_are_flushed_when_due() -> None:
+    import io
+
+    from app.logs import BatchedStreamHandler
+
+    stream = io.StringIO()
+    handler = BatchedStreamHandler(stream, max_lines=100, max_delay_s=0.0)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler._written = float("inf")  # nothing is due yet
+    handler.handle(logging.makeLogRecord({"msg": "late", "levelno": logging.INFO}))
+    assert stream.getvalue() == ""
+    handler._written = 0.0
+    handler.flush_due()
+    assert stream.getvalue() == "late\n"

@@ -1,0 +1,1 @@
+"""Benchmarks: model speed, service under load, baselines, accuracy; see docs/benchmarks.md."""

@@ -1,0 +1,1 @@
+"""Baseline HTTP servers measured beside the service (naive PyTorch, TF-IDF + LR)."""

@@ -1,0 +1,120 @@
+"""TF-IDF + logistic regression served the same way as the service: the same FastAPI stack
+(fast path for valid bodies, request-context and body-limit middleware, error table, access
+log, metrics) and the same dynamic batcher, with scikit-learn in place of ONNX Runtime.
+Answers `{"model", "predictions": [{"label", "score", "probabilities"}]}`.
+
+    python -m bench.servers.tfidf_server --model sentiment-en --port 8002
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from app.batcher import Batcher, BatchLimits
+from app.errors import install_error_handlers
+from app.fastpath import FastPredictMiddleware
+from app.inference import Disconnected, TextLimits, check_texts, gather_entries
+from app.logs import configure_logging
+from app.metrics import Metrics
+from app.middleware import BodyLimitMiddleware, RequestContext, RequestContextMiddleware
+from app.responses import JSONBytesResponse
+from app.schemas import TextsRequest
+from app.settings import Settings
+from bench.baselines import fitted_tfidf
+from bench.common import DEFAULT_DATA
+
+LABELS = ["negative", "positive"]
+
+
+class TfidfService:
+    def __init__(self, pipeline: Any, name: str, settings: Settings, metrics: Metrics) -> None:
+        self.name, self.settings = name, settings
+        self.limits = TextLimits(settings.max_texts, settings.max_text_chars)
+        limits = BatchLimits(settings.max_batch_size, 10**9, 0.0, settings.max_queue)
+        self.batcher = Batcher(
+            lambda texts: pipeline.predict_proba(texts).tolist(),
+            limits,
+            name=name,
+            on_batch=metrics.batch_observer(name),
+        )
+
+    async def answer(
+        self, body: TextsRequest, context: RequestContext, disconnected: Disconnected
+    ) -> JSONBytesResponse:
+        texts = body.items
+        check_texts(texts, self.limits)
+        context.model = self.name
+        deadline = self.batcher_deadline()
+        entries = self.batcher.submit(texts, [len(t) for t in texts], deadline)
+        probs = await gather_entries(entries, deadline)
+        predictions = [
+            {
+                "label": LABELS[int(p[1] >= p[0])],
+                "score": max(p),
+                "probabilities": dict(zip(LABELS, p, strict=True)),
+            }
+            for p in probs
+        ]
+        return JSONBytesResponse({"model": self.name, "predictions": predictions})
+
+    def batcher_deadline(self) -> float:
+        return time.monotonic() + self.settings.request_timeout_s
+
+
+def create_app(pipeline: Any, name: str) -> FastAPI:
+    settings = Settings(log_level=os.environ.get("SENTIMENT_LOG_LEVEL", "INFO"))
+    configure_logging(settings.log_level, settings.json_logs)
+    metrics = Metrics()
+    service = TfidfService(pipeline, name, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.batcher.start()
+        yield
+        await service.batcher.stop()
+
+    app = FastAPI(lifespan=lifespan, default_response_class=JSONBytesResponse)
+    install_error_handlers(app)
+
+    @app.post("/predict")
+    async def predict(body: TextsRequest) -> JSONBytesResponse:
+        raise AssertionError("valid bodies are answered by the fast path")  # pragma: no cover
+
+    @app.get("/ready")
+    async def ready() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain")
+
+    route = next(r for r in app.router.routes if getattr(r, "path", None) == "/predict")
+    app.add_middleware(FastPredictMiddleware, answer=service.answer, route=route)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="sentiment-en", help="whose training file to fit on")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8002)))
+    args = parser.parse_args()
+    pipeline = fitted_tfidf(args.model, args.data_dir)
+    app = create_app(pipeline, f"tfidf-{args.model}")
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
