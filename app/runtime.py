@@ -118,6 +118,9 @@ def session_options(config: RuntimeConfig) -> ort.SessionOptions:
 def open_session(path: Path, variant: str, config: RuntimeConfig) -> ModelRuntime:
     """Create the session; with `cuda` asked for, refuse a silent fall-back to the CPU."""
     wanted = choose_providers(config.providers)
+    # a self-hosted service sends nothing home: ONNX Runtime's telemetry events stay off (the
+    # images also set ORT_DISABLE_TELEMETRY=1, which covers what happens before this call)
+    ort.disable_telemetry_events()
     session = ort.InferenceSession(str(path), session_options(config), providers=wanted)
     used = session.get_providers()[0]
     if config.providers == "cuda" and used != CUDA:
