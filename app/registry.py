@@ -50,6 +50,10 @@ class ServedModel:
         return self.bundle.manifest.labels
 
     @property
+    def batch_workers(self) -> int:
+        return self.batcher.limits.workers if self.batcher else 0
+
+    @property
     def max_length(self) -> int:
         return self.bundle.manifest.max_length
 
@@ -63,7 +67,7 @@ class ServedModel:
             "labels": manifest.labels,
             "max_length": manifest.max_length,
             "metrics": variant.metrics,
-            "runtime": self.runtime.describe(),
+            "runtime": {**self.runtime.describe(), "batch_workers": self.batch_workers},
             "manifest": manifest.to_json(),
         }
 

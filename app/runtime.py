@@ -56,6 +56,11 @@ def default_intra_op_threads(cpus: int) -> int:
     return max(1, cpus - 1)
 
 
+def default_batch_workers(cpus: int, intra_op_threads: int) -> int:
+    """Enough batches in flight that their threads together can use every CPU."""
+    return max(1, cpus // intra_op_threads)
+
+
 def choose_providers(setting: str) -> list[str]:
     """ORT provider list for `auto`, `cpu` or `cuda`; `cuda` fails now if this build lacks it."""
     built = ort.get_available_providers()

@@ -108,6 +108,7 @@ class RuntimeInfo(BaseModel):
     variant: str = Field(description="fp32 or int8")
     intra_op_threads: int
     inter_op_threads: int
+    batch_workers: int = Field(description="Batches of this model run at once, one thread each")
 
 
 class ModelInfo(BaseModel):

@@ -15,7 +15,12 @@ from app.errors import NotReady
 from app.inference import Classified, Disconnected, TextLimits, classify
 from app.metrics import Metrics
 from app.registry import ModelRegistry, ServedModel, load_registry
-from app.runtime import RuntimeConfig, available_cpus, default_intra_op_threads
+from app.runtime import (
+    RuntimeConfig,
+    available_cpus,
+    default_batch_workers,
+    default_intra_op_threads,
+)
 from app.scoring import make_batcher
 from app.settings import Settings
 
@@ -32,13 +37,14 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
     )
 
 
-def batch_limits(settings: Settings) -> BatchLimits:
+def batch_limits(settings: Settings, intra_op_threads: int) -> BatchLimits:
+    workers = settings.batch_workers or default_batch_workers(available_cpus(), intra_op_threads)
     return BatchLimits(
         max_batch_size=settings.max_batch_size,
         max_batch_tokens=settings.max_batch_tokens,
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
-        workers=settings.batch_workers,
+        workers=workers,
     )
 
 
@@ -102,6 +108,7 @@ class Service:
             extra={
                 "model_dir": str(self.settings.model_dir),
                 "cpus": available_cpus(),
+                "batch_workers": batch_limits(self.settings, config.intra_op_threads).workers,
                 **vars(config),
             },
         )
@@ -112,7 +119,7 @@ class Service:
             log.critical("startup failed: %s", exc)
             self.load_finished.set()
             return
-        limits = batch_limits(self.settings)
+        limits = batch_limits(self.settings, config.intra_op_threads)
         for model in registry.models.values():
             model.batcher = make_batcher(model, limits, self.metrics.batch_observer(model.name))
             model.batcher.start()

@@ -65,10 +65,10 @@ async def test_variant_setting_is_used(bundles_root: Path) -> None:
 
 
 async def test_thread_setting_is_used(bundles_root: Path) -> None:
-    settings = make_settings(bundles_root, intra_op_threads=2, inter_op_threads=1)
+    settings = make_settings(bundles_root, intra_op_threads=2, inter_op_threads=1, batch_workers=3)
     async with serving(create_app(settings)) as client:
         runtime = (await client.get("/models")).json()["models"][0]["runtime"]
-    assert runtime["intra_op_threads"] == 2
+    assert (runtime["intra_op_threads"], runtime["batch_workers"]) == (2, 3)
 
 
 async def test_metrics_use_route_templates_not_paths(client: httpx.AsyncClient) -> None:

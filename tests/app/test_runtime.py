@@ -14,6 +14,7 @@ from app.runtime import (
     available_cpus,
     cgroup_cpu_limit,
     choose_providers,
+    default_batch_workers,
     default_intra_op_threads,
     open_session,
 )
@@ -58,6 +59,12 @@ def test_fractional_quota_rounds_up(tmp_path: Path) -> None:
 
 def test_default_threads_leave_one_cpu_for_the_event_loop() -> None:
     assert [default_intra_op_threads(n) for n in (1, 2, 8)] == [1, 1, 7]
+
+
+def test_default_batch_workers_fill_the_cpus() -> None:
+    # (cpus, intra-op threads) -> workers: 2 CPUs run two one-thread batches at once
+    cases = {(1, 1): 1, (2, 1): 2, (8, 7): 1, (8, 2): 4, (2, 4): 1}
+    assert {case: default_batch_workers(*case) for case in cases} == cases
 
 
 def test_cpu_provider() -> None:
