@@ -43,22 +43,22 @@ def vs_naive(load: dict, naive_name: str = "naive-torch", label: str = "tutorial
 
 
 def efficiency(load: dict) -> Goal:
-    """Service req/s at 64 connections over the model alone (1 ORT thread, as the service)
-    timed in the same rounds; the offline runs at the end of the load test are shown too."""
+    """Service req/s at 64 connections over the model alone on the same texts, judged against
+    the best model-alone figure: the run alongside the load (1 ORT thread, same rounds) or the
+    offline runs after it (1 and 2 threads), since the service may use every CPU it has."""
     ours = at(load, "service", "imdb", 64)
     alone = load.get("offline_alongside", {}).get("imdb")
     if not (ours and alone):
         return goal("serving efficiency, IMDB", ">= 0.7", "not run", None)
     model, pipeline = alone["model_seq_per_s"], alone["pipeline_seq_per_s"]
-    ratio = ours["rps"] / model
+    later = [r["model_seq_per_s"] for r in load.get("offline", {}).get("imdb", [])]
+    best = max([model, *later])
+    ratio = ours["rps"] / best
     measured = (
-        f"{ratio:.2f} ({ours['rps']:.0f} req/s / {model:.0f} seq/s model alone, same "
-        f"rounds; {ours['rps'] / pipeline:.2f} of tokenizer + model)"
+        f"{ratio:.2f} ({ours['rps']:.0f} req/s / {best:.0f} seq/s, the best model-alone run); "
+        f"{ours['rps'] / model:.2f} of the model alone in the same rounds ({model:.0f} seq/s, "
+        f"1 thread), {ours['rps'] / pipeline:.2f} of tokenizer + model"
     )
-    later = load.get("offline", {}).get("imdb", [])
-    if later:
-        best = max(r["model_seq_per_s"] for r in later)
-        measured += f"; {ours['rps'] / best:.2f} of the best later offline run ({best:.0f} seq/s)"
     return goal("serving efficiency, IMDB", ">= 0.7", measured, ratio >= 0.7)
 
 
