@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.goals import batching, latency, table, vs_naive
+from bench.goals import batching, efficiency, latency, table, vs_naive
 
 
 def run(system: str, bodies: str, concurrency: int, rps: float, p50: float, p99: float) -> dict:
@@ -51,3 +51,13 @@ def test_latency_at_one_connection() -> None:
 def test_missing_systems_read_not_run() -> None:
     assert vs_naive({"systems": {}})["met"] is None
     assert "not run" in table([vs_naive({"systems": {}})])
+
+
+def test_efficiency_is_judged_against_the_best_model_alone_run() -> None:
+    alongside = {"imdb": {"model_seq_per_s": 1000.0, "pipeline_seq_per_s": 800.0}}
+    quiet = {**LOAD, "offline_alongside": alongside}
+    assert efficiency(quiet)["met"] is True  # 900 / 1000
+    faster_offline = {**quiet, "offline": {"imdb": [{"model_seq_per_s": 1500.0}]}}
+    result = efficiency(faster_offline)
+    assert result["met"] is False  # 900 / 1500
+    assert result["measured"].startswith("0.60")
