@@ -10,18 +10,35 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
+# binutils (builder only) strips the debug sections that uvloop's and httptools' wheels ship
+# (13 MB). Only theirs: stripping libraries that auditwheel patched (numpy's OpenBLAS) breaks
+# them, which the import check below caught. The base image's Debian release picks the version.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends binutils \
+ && rm -rf /var/lib/apt/lists/*
 # Only the files that decide the dependency set: this layer is rebuilt when they change, not when
 # the code does. The project is installed (to resolve its extras) and removed again; its code is
-# copied as plain source below. tokenizers requires huggingface_hub only for from_pretrained()
-# (Hub downloads); the service reads tokenizer.json from its bundles, so that download stack
-# (~26 MB) goes, and so do the test suites inside site-packages.
+# copied as plain source below. What the service never runs goes too: huggingface_hub and its
+# download stack (tokenizers needs them only for from_pretrained(); the service reads
+# tokenizer.json from its bundles), uvicorn's extras for reloading, websockets and YAML log
+# configs, ONNX Runtime's Python tooling (transformers, quantization, tools, and the protobuf
+# package only they import: sessions parse models in C++), numpy's build tools and C headers,
+# type stubs (.pyi) and every test suite inside site-packages.
 COPY pyproject.toml constraints.txt ./
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install -c constraints.txt '.[serve]' \
  && /opt/venv/bin/pip uninstall -y \
       huggingface_hub hf-xet fsspec httpx2 httpcore2 truststore filelock tqdm \
+      watchfiles websockets pyyaml protobuf \
       sentiment-service setuptools pip \
- && find /opt/venv -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} +
+ && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+ && rm -rf "$site"/onnxruntime/transformers "$site"/onnxruntime/quantization \
+      "$site"/onnxruntime/tools "$site"/numpy/f2py "$site"/numpy/distutils \
+      "$site"/numpy/_core/include \
+ && find /opt/venv -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} + \
+ && find "$site" -name '*.pyi' -delete \
+ && find "$site"/uvloop "$site"/httptools -name '*.so' -exec strip --strip-debug {} +
 
 # cpu (the last stage, so the default target): the service, its venv and the bundled models; no
 # torch, no compilers, no pip. An unprivileged numeric user (Kubernetes' runAsNonRoot can check
