@@ -23,20 +23,22 @@ from bench.common import (
     read_test_set,
     write_json,
 )
+from model.bundle import Truncation
 
 Predict = Callable[[list[str]], list[int]]
 BATCH = 32
 
 
-def lstm_predictor(bundle_dir: Path, variant: str) -> Predict:
-    """Tokenize and run in batches of 32 exactly as the service's batch worker does."""
+def lstm_predictor(bundle_dir: Path, variant: str, truncation: Truncation | None = None) -> Predict:
+    """Tokenize and run in batches of 32 exactly as the service's batch worker does; with
+    `truncation`, long texts are cut that way instead of the bundle's."""
     from app.runtime import RuntimeConfig, open_session
     from app.scoring import bucketed_probabilities
     from model import load_bundle
     from model.text import TextEncoder
 
     bundle = load_bundle(bundle_dir)
-    encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
+    encoder = TextEncoder.from_file(bundle.tokenizer_path, truncation or bundle.manifest.truncation)
     runtime = open_session(bundle.model_path(variant), variant, RuntimeConfig(providers="cpu"))
 
     def predict(texts: list[str]) -> list[int]:
