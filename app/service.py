@@ -103,12 +103,13 @@ class Service:
 
     async def _load(self) -> None:
         config = runtime_config(self.settings)
+        limits = batch_limits(self.settings, config.intra_op_threads)
         log.info(
             "loading models",
             extra={
                 "model_dir": str(self.settings.model_dir),
                 "cpus": available_cpus(),
-                "batch_workers": batch_limits(self.settings, config.intra_op_threads).workers,
+                "batch_workers": limits.workers,
                 **vars(config),
             },
         )
@@ -119,7 +120,6 @@ class Service:
             log.critical("startup failed: %s", exc)
             self.load_finished.set()
             return
-        limits = batch_limits(self.settings, config.intra_op_threads)
         for model in registry.models.values():
             model.batcher = make_batcher(model, limits, self.metrics.batch_observer(model.name))
             model.batcher.start()
