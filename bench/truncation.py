@@ -58,8 +58,8 @@ def share_cut(bundle: Path, texts: list[str]) -> dict[int, float]:
     from model import load_bundle
     from model.text import TextEncoder
 
-    manifest = load_bundle(bundle)
-    encoder = TextEncoder.from_file(manifest.tokenizer_path, manifest.manifest.truncation)
+    loaded = load_bundle(bundle)
+    encoder = TextEncoder.from_file(loaded.tokenizer_path, loaded.manifest.truncation)
     lengths = [e.full_length for e in encoder.encode_batch(texts)]
     return {n: sum(t > n for t in lengths) / len(lengths) for n in (128, 256, 512)}
 

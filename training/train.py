@@ -226,6 +226,16 @@ class Trainer:
             checkpoint.save(self.out / checkpoint.BEST, self.model, self.config, self.progress)
         else:
             self.progress.stale_epochs += 1
+        self._save_last()
+        log.info(
+            "epoch %d: %s",
+            stats["epoch"],
+            ", ".join(f"{k} {v:.4f}" for k, v in stats.items() if k != "epoch"),
+        )
+        return self.progress.stale_epochs >= self.config.patience
+
+    def _save_last(self) -> None:
+        """The resumable state: weights, config, progress, optimiser and schedule."""
         checkpoint.save(
             self.out / checkpoint.LAST,
             self.model,
@@ -234,12 +244,6 @@ class Trainer:
             self.optimizer,
             self.scheduler,
         )
-        log.info(
-            "epoch %d: %s",
-            stats["epoch"],
-            ", ".join(f"{k} {v:.4f}" for k, v in stats.items() if k != "epoch"),
-        )
-        return self.progress.stale_epochs >= self.config.patience
 
     def run_epochs(self) -> None:
         """Train the current member until its epochs run out or validation stops improving."""
@@ -269,14 +273,7 @@ class Trainer:
         self.progress.best_score = -1.0
         self._build_optimiser()
         if self.runtime.is_main:
-            checkpoint.save(
-                self.out / checkpoint.LAST,
-                self.model,
-                self.config,
-                self.progress,
-                self.optimizer,
-                self.scheduler,
-            )
+            self._save_last()
 
     def run(self) -> Path:
         try:

@@ -44,7 +44,7 @@ async def test_burst_of_ten_times_the_queue_gets_200s_and_429s(tmp_path: Path) -
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             ready = await client.get("/ready")
             single = await client.post("/predict", json={"text": "fine"})
-    assert statuses <= {200, 429} and statuses == {200, 429}, statuses
+    assert statuses == {200, 429}, statuses
     refused = [r for r in answers if r.status_code == 429]
     assert all(r.headers.get("retry-after") == "1" for r in refused)
     assert all(r.json()["type"] == "queue_full" for r in refused)
