@@ -67,6 +67,13 @@ class Manifest:
     variants: dict[str, Variant]
     default_variant: str = "fp32"
     task: str = "sentiment-classification"
+    # the two labels a binary (negative/positive) data set maps onto; binary evaluation
+    # compares their probabilities, renormalised over the two
+    binary_labels: list[str] = field(default_factory=list)
+    training_data: list[dict[str, Any]] = field(default_factory=list)  # files, rows, licences
+    # {"file": fast graph, "threshold": top fast-path probability at which a text is answered
+    # from it, "validation"/"metrics": per set fast fraction and accuracies}; {} = no cascade
+    cascade: dict[str, Any] = field(default_factory=dict)
     architecture: dict[str, Any] = field(default_factory=dict)
     training_config: dict[str, Any] = field(default_factory=dict)
     library_versions: dict[str, str] = field(default_factory=dict)
@@ -156,6 +163,8 @@ def read_manifest(directory: Path) -> Manifest:
 def verify_files(directory: Path, manifest: Manifest) -> None:
     """Check that every file the manifest lists exists and has its recorded sha256."""
     required = {TOKENIZER_FILE} | {v.file for v in manifest.variants.values()}
+    if manifest.cascade:
+        required.add(manifest.cascade["file"])
     unlisted = required - manifest.files.keys()
     if unlisted:
         raise BundleError(f"{directory}: manifest lists no checksum for {sorted(unlisted)}")
@@ -185,6 +194,12 @@ class Bundle:
     @property
     def tokenizer_path(self) -> Path:
         return self.directory / TOKENIZER_FILE
+
+    @property
+    def fast_path(self) -> Path | None:
+        """The cascade's cheap graph, when the bundle has one."""
+        cascade = self.manifest.cascade
+        return self.directory / cascade["file"] if cascade else None
 
     def model_path(self, variant: str | None = None) -> Path:
         chosen = variant or self.manifest.default_variant

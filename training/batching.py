@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -17,10 +18,21 @@ from torch import Tensor
 from model.text import pad_batch
 
 
+class LabelledRows(Protocol):
+    """Token ids with what the loss needs per row (`training.prepare.EncodedSplit`)."""
+
+    rows: list[list[int]]
+    labels: list[int]
+    allowed: list[int]
+    weights: list[float]
+
+
 @dataclass(frozen=True)
 class Batch:
     input_ids: Tensor  # int64 [B, T], right-padded with 0
     labels: Tensor  # int64 [B]
+    allowed: Tensor  # int64 [B] bit masks of the labels each row could have had
+    weights: Tensor  # float32 [B] loss weight of each row
     rows: list[int]  # dataset row of each batch row
 
 
@@ -52,9 +64,13 @@ def shard(batches: list[list[int]], rank: int, world_size: int) -> list[list[int
     return batches[rank:usable:world_size]
 
 
-def make_batches(
-    rows: Sequence[Sequence[int]], labels: Sequence[int], index_batches: list[list[int]]
-) -> Iterator[Batch]:
+def make_batches(split: LabelledRows, index_batches: list[list[int]]) -> Iterator[Batch]:
     for indices in index_batches:
-        ids = torch.from_numpy(pad_batch([rows[i] for i in indices]))
-        yield Batch(ids, torch.tensor([labels[i] for i in indices]), indices)
+        ids = torch.from_numpy(pad_batch([split.rows[i] for i in indices]))
+        yield Batch(
+            ids,
+            torch.tensor([split.labels[i] for i in indices]),
+            torch.tensor([split.allowed[i] for i in indices]),
+            torch.tensor([split.weights[i] for i in indices], dtype=torch.float32),
+            indices,
+        )

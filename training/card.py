@@ -24,13 +24,48 @@ REFERENCES: dict[str, list[tuple[str, float]]] = {
 }
 
 
+def _data_rows(manifest: Manifest) -> list[str]:
+    """Every training file with its size, weight and terms of use."""
+    rows = [
+        "| training file | labels | train rows | validation rows | weight | terms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in manifest.training_data:
+        labels = "/".join(entry["labels"]) or "/".join(manifest.labels)
+        rows.append(
+            f"| {entry['file']} | {labels} | {entry['train_rows']:,} | "
+            f"{entry['validation_rows']:,} | {entry['weight']:g} | {entry['licence'] or '-'} |"
+        )
+    tests = [t["file"] for t in manifest.training_config.get("test_files", [])]
+    binary = manifest.binary_labels
+    return [
+        *rows,
+        "",
+        f"Evaluated once on {', '.join(tests) or 'no test file'} (official test splits; a "
+        "`-heldout` set is the tenth of a file without splits that training never saw).",
+        *(
+            [
+                f"Binary sets are scored on P({binary[1]}) against P({binary[0]}), "
+                "renormalised over the two; rows of binary training files never see the other "
+                "labels in their loss."
+            ]
+            if binary
+            else []
+        ),
+    ]
+
+
 def _metrics_rows(manifest: Manifest) -> list[str]:
-    rows = ["| set | variant | n | accuracy | macro-F1 | ECE |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| set | variant | n | accuracy | macro recall | macro-F1 | ECE |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for key, variant in manifest.variants.items():
         for name, m in variant.metrics.items():
             rows.append(
                 f"| {name} | {key} | {m['n']:,} | {100 * m['accuracy']:.2f} | "
-                f"{100 * m['macro_f1']:.2f} | {m['ece']:.3f} |"
+                f"{100 * m.get('macro_recall', 0.0):.2f} | {100 * m['macro_f1']:.2f} | "
+                f"{m['ece']:.3f} |"
             )
     return rows
 
@@ -58,7 +93,7 @@ def _architecture(arch: dict) -> str:
     if arch.get("ngram_buckets"):
         chars = arch.get("char_order", 0)
         ngrams = (
-            "a hashed n-gram branch (NB-weighted logistic regression over token 1-"
+            "a hashed n-gram member (NB-weighted logistic regression over token 1-"
             f"{arch.get('ngram_order')}-grams"
             + (f" and character 1-{chars}-grams" if chars else "")
             + f", {arch['ngram_buckets']:,} buckets)"
@@ -68,25 +103,45 @@ def _architecture(arch: dict) -> str:
     return " and ".join(parts) + mixing + " all in one ONNX graph."
 
 
+def _cascade_rows(manifest: Manifest) -> list[str]:
+    cascade = manifest.cascade
+    if not cascade:
+        return []
+    rows = [
+        "## Cascade",
+        f"The n-gram member alone answers a text when its top probability is at least "
+        f"{cascade['threshold']:.4f} (chosen on validation: no validation file loses more than "
+        f"{100 * cascade['max_drop']:.1f} accuracy points); the rest run the whole model.",
+        "",
+        "| set | fast path | accuracy, whole model | accuracy, served |",
+        "|---|---|---|---|",
+    ]
+    whole = manifest.variants["fp32"].metrics
+    for name, m in cascade.get("metrics", {}).items():
+        full = whole.get(name, {}).get("accuracy", float("nan"))
+        rows.append(
+            f"| {name} | {100 * m['fast_fraction']:.1f}% | {100 * full:.2f} | "
+            f"{100 * m['accuracy']:.2f} |"
+        )
+    return [*rows, ""]
+
+
 def render_card(manifest: Manifest) -> str:
     config = manifest.training_config
     arch = manifest.architecture
     versions = ", ".join(f"{k} {v}" for k, v in manifest.library_versions.items())
+    notes = [f"- {note}" for note in config.get("release_notes", [])]
+    limits = [f"- {limit}" for limit in config.get("known_limits", [])]
     lines = [
         f"# {manifest.name} {manifest.version}",
         "",
         f"Sentiment classifier ({', '.join(manifest.labels)}) for language `{manifest.language}`: "
         + _architecture(arch),
         "",
+        *(["## What changed for API users", *notes, ""] if notes else []),
         "## Data",
-        f"Trained on {', '.join(config.get('train_files', []))} (validation: "
-        f"{config.get('val_fraction')} of each file, `{config.get('val_split')}` split); "
-        f"evaluated once on {', '.join(config.get('test_files', [])) or 'no test file'}."
-        + (
-            f" The n-gram branch was fitted on {', '.join(config['ngram_files'])} only."
-            if config.get("ngram_files")
-            else ""
-        ),
+        *_data_rows(manifest),
+        "",
         f"Texts longer than {manifest.max_length} tokens keep the first "
         f"{manifest.truncation.head_tokens} and the last "
         f"{manifest.max_length - manifest.truncation.head_tokens} tokens.",
@@ -102,14 +157,14 @@ def render_card(manifest: Manifest) -> str:
             else ""
         ),
         "",
+        *_cascade_rows(manifest),
         *_reference_rows(manifest),
         "",
         "## Intended use and limits",
-        "- Polarity of opinionated text in the training domain (movie reviews); other domains "
-        "(product reviews, tweets, news) will lose accuracy.",
+        *limits,
         "- Sarcasm, negation across long spans and mixed verdicts are common errors.",
-        "- Scores are softmax probabilities; check the ECE above before reading them as "
-        "calibrated.",
+        "- Probabilities are calibrated on validation data (ECE per set above); on text unlike "
+        "the training data they are less reliable.",
         "- Not for decisions about people.",
         "",
         f"Created {manifest.created_at} with {versions}.",

@@ -32,6 +32,7 @@ class Progress:
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per epoch
     steps: list[dict[str, float]] = field(default_factory=list)  # sampled training losses
     ngram_fit: dict[str, float] = field(default_factory=dict)
+    data: list[dict[str, Any]] = field(default_factory=list)  # per training file: rows, terms
 
 
 def save(

@@ -74,6 +74,12 @@ def _evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store the metrics in the bundle's manifest and model card",
     )
+    evaluate.add_argument(
+        "--file-labels",
+        default="",
+        help="label name of each raw value 0, 1, ... in the file, comma-separated (default: "
+        "the bundle's labels); e.g. negative,positive for a binary set and a three-label model",
+    )
     evaluate.add_argument("--text-column", default="", help="text column (default: detect)")
     evaluate.add_argument("--label-column", default="", help="label column (default: detect)")
     evaluate.add_argument(
@@ -122,6 +128,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     classifier = OnnxClassifier(bundle, variant)
     options = ReadOptions(
         labels=tuple(bundle.manifest.labels),
+        file_labels=tuple(n for n in args.file_labels.split(",") if n),
         text_column=args.text_column,
         label_column=args.label_column,
         empty_text=args.empty_text,
@@ -133,9 +140,9 @@ def _evaluate(args: argparse.Namespace) -> None:
             f"macro_f1={metrics['macro_f1']:.4f} ece={metrics['ece']:.4f}"
         )
         if args.record:
-            from training.prepare import split_name
+            from training.config import DataFile
 
-            record_metrics(bundle, variant, split_name(str(path)), metrics)
+            record_metrics(bundle, variant, DataFile(str(path)).name, metrics)
     if args.run:
         print(f"learning curves: {plot_run(args.run, args.out)}")
     print(f"reports in {args.out}")

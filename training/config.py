@@ -14,18 +14,75 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.lexicon import PACKAGE_PREFIX, package_file
+
+ARCHITECTURES = ("lstm", "gru", "rnn", "cnn_lstm", "none")  # "none": the n-gram member alone
+TOKENIZERS = ("bpe", "unigram", "wordpiece")
+FILE_FORMATS = ("auto", "tsv", "csv", "jsonl", "emoji_ranking")
+VALIDATION_SPLITS = ("random", "tail", "hash")
+# the tokenizer's normalisation steps, in the order they run (see training.tokenizer)
+NORMALIZER_STEPS = (
+    "markup",
+    "entities",
+    "nfkc",
+    "emoji",
+    "quotes",
+    "lowercase",
+    "links",
+    "mentions",
+    "elongation",
+    "whitespace",
+)
 CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda"),
-    "val_split": ("random", "tail"),
+    "val_split": VALIDATION_SPLITS,
     "empty_text": ("error", "skip"),
-    "file_format": ("auto", "tsv", "csv", "jsonl"),
-    "tokenizer": ("wordpiece", "unigram", "bpe"),
-    "arch": ("lstm", "gru", "rnn", "cnn_lstm", "none"),
+    "file_format": FILE_FORMATS,
+    "tokenizer": TOKENIZERS,
+    "arch": ARCHITECTURES,
 }
 
 
 class ConfigError(ValueError):
     """A configuration key or value is wrong; the message names it and says what is expected."""
+
+
+@dataclass
+class DataFile:
+    """One labelled file and how the run uses it. In TOML a plain string is a file with every
+    default, or an inline table: {file = "imdb/train.tsv.gz", labels = ["negative", "positive"]}.
+    """
+
+    file: str  # path, relative to data_dir
+    labels: list[str] = field(default_factory=list)  # name of each raw value 0, 1, ...; [] = run's
+    weight: float = 1.0  # each row of this file counts this many times in the loss
+    # the run's labels this file lacks: "unknown" (a row's loss is renormalised over the file's
+    # labels) or "absent" (the file was built without them, e.g. IMDB and SST-2 leave neutral
+    # texts out, so its rows also teach that they are not neutral)
+    other_labels: str = "unknown"
+    validation: str = ""  # "" = run's val_split; random, tail, hash, none, or a labelled file
+    max_rows: int = 0  # 0 = every row; otherwise a seeded sample of this many
+    ngram: bool = True  # the n-gram member is fitted on this file's rows too
+    unescape: bool = False  # decode literal \\uXXXX escapes left in the text by its source
+    file_format: str = ""  # "" = run's file_format; emoji_ranking for an emoji lexicon CSV
+    part: str = "all"  # test files: all, or hash-test (the tenth a hash split holds out)
+    licence: str = ""  # terms of use, recorded in the model card
+
+    @property
+    def name(self) -> str:
+        """'imdb/test.tsv.gz' -> 'imdb-test'; names metrics in reports and manifests."""
+        path = Path(self.file.removeprefix(PACKAGE_PREFIX))
+        stem = path.name.split(".")[0].lower()
+        folder = path.parts[0] if self.file.startswith(PACKAGE_PREFIX) else path.parent.name
+        base = f"{folder}-{stem}" if folder else stem
+        return base + ("-heldout" if self.part == "hash-test" else "")
+
+
+DATA_FILE_CHOICES = {
+    "part": ("all", "hash-test"),
+    "file_format": ("", *FILE_FORMATS),
+    "other_labels": ("unknown", "absent"),
+}
 
 
 @dataclass
@@ -38,31 +95,38 @@ class TrainConfig:
     seed: int = 1337  # python, numpy and torch seeds; also the validation split
     device: str = "auto"  # auto = cuda when available, else cpu
     threads: int = 0  # torch intra-op threads; 0 = the CPUs this process may use
+    release_notes: list[str] = field(default_factory=list)  # "what changed", in the model card
+    known_limits: list[str] = field(default_factory=list)  # limits, in the model card
     # --- data (relative paths resolve against data_dir) ---
     data_dir: str = "../shared/data"  # folder holding the data sets
-    train_files: list[str] = field(default_factory=lambda: ["imdb/train.tsv.gz"])  # labelled
-    test_files: list[str] = field(default_factory=list)  # evaluated after training, never tuned on
+    # labelled files: a path, or a table of DataFile options (above); test files are evaluated
+    # after training, never tuned on
+    train_files: list[DataFile] = field(default_factory=lambda: [DataFile("imdb/train.tsv.gz")])
+    test_files: list[DataFile] = field(default_factory=list)
     text_column: str = ""  # "" = detect (text, sentence, document, review, content)
     label_column: str = ""  # "" = detect (label, sentiment, polarity, labels)
     labels: list[str] = field(default_factory=lambda: ["negative", "positive"])  # index order
+    binary_labels: list[str] = field(default_factory=list)  # the two a binary set maps onto
     label_values: list[str] = field(default_factory=list)  # raw file value per label; [] = index
-    file_format: str = "auto"  # auto (from the file name), tsv, csv, jsonl
+    file_format: str = "auto"  # auto (from the file name), tsv, csv, jsonl, emoji_ranking
     empty_text: str = "error"  # error or skip rows whose text is empty
-    max_train_rows: int = 0  # 0 = all; otherwise a stratified sample, for quick runs
+    max_train_rows: int = 0  # 0 = all; otherwise a stratified sample per file, for quick runs
     val_fraction: float = 0.1  # carved from each training file
-    val_split: str = "random"  # random, or tail (last rows per label: IMDB movies stay apart)
+    val_split: str = "random"  # random, tail (last rows per label: IMDB movies stay apart), hash
     # --- tokenizer ---
     tokenizer: str = "bpe"  # bpe (deterministic), wordpiece or unigram (ids vary run to run)
     vocab_size: int = 30000  # subword vocabulary, [PAD] and [UNK] included
+    byte_fallback: bool = True  # characters outside the vocabulary become byte tokens, not [UNK]
+    normalizer_steps: list[str] = field(default_factory=lambda: list(NORMALIZER_STEPS))
     lowercase: bool = True  # lower-case in the normaliser (harmless for Hangul)
     max_length: int = 512  # tokens fed to the model; longer texts are cut
     head_tokens: int = 128  # of max_length, kept from the start; the rest from the end
     # --- model ---
-    arch: str = "lstm"  # lstm, gru, rnn, cnn_lstm, or none (n-gram branch alone)
+    arch: str = "lstm"  # lstm, gru, rnn, cnn_lstm, or none (the n-gram member alone)
     embed_dim: int = 128  # token embedding width
     hidden_dim: int = 128  # per direction
     num_layers: int = 1  # stacked recurrent layers
-    members: int = 1  # recurrent branches trained one after another and mixed (an ensemble)
+    members: int = 1  # recurrent members, trained one after another and mixed (an ensemble)
     share_embedding: bool = False  # later members reuse the first one's embedding (smaller file)
     char_members: int = 0  # of the members, how many (the last) read characters instead of tokens
     bidirectional: bool = True  # add a recurrence reading each text backwards
@@ -70,11 +134,14 @@ class TrainConfig:
     cnn_kernel: int = 3  # cnn_lstm only; odd
     dropout: float = 0.3  # before the classifier and between layers
     embed_dropout: float = 0.1  # dropout on token embeddings
-    ngram_buckets: int = 0  # hashed n-gram branch size; 0 = off, e.g. 1048576
+    ngram_buckets: int = 0  # hashed n-gram member size; 0 = none, e.g. 1048576
     ngram_order: int = 3  # n-grams of ids from 1 to this
-    ngram_chars: int = 0  # also character n-grams from 1 to this (0 = off); helps Korean
-    ngram_files: list[str] = field(default_factory=list)  # train files it is fitted on; [] = all
-    ngram_l2: float = 1e-4  # L2 penalty when fitting the n-gram branch
+    ngram_chars: int = 0  # also character n-grams from 1 to this (0 = off)
+    ngram_l2: float = 1e-4  # L2 penalty when fitting the n-gram member
+    # --- mix (fitted on validation after each epoch) ---
+    # weigh every validation file alike, and within a file every label alike: the service does
+    # not know the label priors of what it will be sent, and macro-averaged scores reward this
+    mix_balance_labels: bool = True
     # --- optimisation ---
     epochs: int = 6  # upper bound; early stopping may end sooner
     batch_size: int = 32  # texts per step (per process under torchrun)
@@ -91,8 +158,13 @@ class TrainConfig:
     # texts batched beside it; fp32 stays the default unless this is set
     int8_default: bool = False
     int8_tolerance: float = 0.5  # accuracy points int8 may lose and still be the default
+    cascade: bool = True  # also export the n-gram member alone as a fast path (needs one)
+    cascade_max_drop: float = 0.002  # accuracy the cascade may lose on any validation file
 
     def resolve(self, path: str) -> Path:
+        """A data file's path: absolute, inside an installed package, or under data_dir."""
+        if path.startswith(PACKAGE_PREFIX):
+            return package_file(path)
         candidate = Path(path)
         return candidate if candidate.is_absolute() else Path(self.data_dir) / candidate
 
@@ -104,20 +176,15 @@ def _fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
-def _type_of(name: str) -> Any:
-    return typing.get_type_hints(TrainConfig)[name]
+def _type_of(owner: type, name: str) -> Any:
+    return typing.get_type_hints(owner)[name]
 
 
-def _coerce(name: str, value: Any, from_text: bool) -> Any:
+def _coerce(name: str, value: Any, from_text: bool, owner: type | None = None) -> Any:
     """Check (TOML, JSON) or parse (command line) one value against the field's type."""
-    expected = _type_of(name)
+    expected = _type_of(owner or TrainConfig, name)
     if typing.get_origin(expected) is list:
-        if from_text:
-            text = str(value).strip()
-            value = json.loads(text) if text.startswith("[") else [v for v in text.split(",") if v]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
-        return value
+        return _coerce_list(name, value, from_text, typing.get_args(expected)[0])
     if expected is bool:
         if from_text and str(value).lower() in ("true", "1", "yes", "false", "0", "no"):
             return str(value).lower() in ("true", "1", "yes")
@@ -136,6 +203,44 @@ def _coerce(name: str, value: Any, from_text: bool) -> Any:
     elif expected is str and (from_text or isinstance(value, str)):
         return str(value)
     raise ConfigError(f"{name}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+
+
+def _coerce_list(name: str, value: Any, from_text: bool, item: type) -> list:
+    if from_text:
+        text = str(value).strip()
+        value = json.loads(text) if text.startswith("[") else [v for v in text.split(",") if v]
+    if item is DataFile and isinstance(value, list):
+        return [_data_file(name, entry) for entry in value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+    return value
+
+
+def _data_file(name: str, entry: Any) -> DataFile:
+    """A path, or a table of DataFile options, checked key by key."""
+    if isinstance(entry, DataFile):
+        return entry
+    if isinstance(entry, str):
+        return DataFile(entry)
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+        raise ConfigError(
+            f"{name}: each entry is a path or a table with a 'file' key, got {entry!r}"
+        )
+    known = {f.name for f in dataclasses.fields(DataFile)}
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise ConfigError(
+            f"{name}: unknown key(s) {unknown} for {entry['file']}; known: {sorted(known)}"
+        )
+    values = {k: _coerce(k, v, False, DataFile) for k, v in entry.items()}
+    data_file = DataFile(**values)
+    for key, allowed in DATA_FILE_CHOICES.items():
+        if getattr(data_file, key) not in allowed:
+            raise ConfigError(
+                f"{name}: {data_file.file}: {key} must be one of {list(allowed)}, "
+                f"got {getattr(data_file, key)!r}"
+            )
+    return data_file
 
 
 def _exact(value: Any, kind: type) -> Any:
@@ -195,6 +300,26 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("val_fraction: must be between 0 and 1")
     if not config.train_files:
         raise ConfigError("train_files: give at least one labelled file")
+    _validate_labels(config)
+    unknown_steps = sorted(set(config.normalizer_steps) - set(NORMALIZER_STEPS))
+    if unknown_steps:
+        raise ConfigError(
+            f"normalizer_steps: unknown {unknown_steps}; choose from {list(NORMALIZER_STEPS)}"
+        )
+    if config.byte_fallback and config.tokenizer == "wordpiece":
+        raise ConfigError("byte_fallback: WordPiece has none; use bpe or unigram, or set false")
+
+
+def _validate_labels(config: TrainConfig) -> None:
+    if config.binary_labels and (
+        len(config.binary_labels) != 2 or not set(config.binary_labels) <= set(config.labels)
+    ):
+        raise ConfigError(f"binary_labels: give two of the labels {config.labels}")
+    for entry in [*config.train_files, *config.test_files]:
+        if not set(entry.labels) <= set(config.labels):
+            raise ConfigError(
+                f"{entry.file}: labels {entry.labels} must be among the run's {config.labels}"
+            )
 
 
 def load_toml(path: Path | str) -> dict[str, Any]:

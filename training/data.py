@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 import logging
 import random
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from training.lexicon import LexiconError, emoji_ranking_rows
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +40,62 @@ class DataError(Exception):
 class ReadOptions:
     """How to read one labelled file; empty column names mean auto-detect."""
 
-    labels: tuple[str, ...] = ("negative", "positive")
+    labels: tuple[str, ...] = ("negative", "positive")  # the model's labels, index order
+    file_labels: tuple[str, ...] = ()  # label name of each raw value 0, 1, ...; () = `labels`
     label_values: tuple[str, ...] = ()  # raw value per label; () = index ("0", "1") or the name
     text_column: str = ""
     label_column: str = ""
-    file_format: str = "auto"  # auto | tsv | csv | jsonl
+    file_format: str = "auto"  # auto | tsv | csv | jsonl | emoji_ranking
     empty_text: str = "error"  # error | skip
+    unescape: bool = False  # decode literal \\uXXXX escapes (an artefact of some sources)
+    others_absent: bool = False  # the file's rows are known not to have the labels it lacks
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.file_labels or self.labels
+
+    def allowed(self) -> int:
+        """Bit mask of the model's labels a row of this file could have (a binary file: no
+        neutral, unless the file is known to have left neutral texts out)."""
+        missing = [n for n in self.names if n not in self.labels]
+        if missing:
+            raise ValueError(f"file labels {missing} are not among the model's {self.labels}")
+        return ALL_LABELS if self.others_absent else self.file_mask()
+
+    def file_mask(self) -> int:
+        """Bit mask of the labels the file uses: what its rows are scored on."""
+        return sum(1 << self.labels.index(n) for n in self.names)
 
     def label_lookup(self) -> dict[str, int]:
-        """Raw label value in a file -> label index."""
-        lookup: dict[str, int] = {}
-        for index, name in enumerate(self.labels):
-            lookup[name] = index
-            lookup[name.lower()] = index
-            lookup[str(index)] = index
+        """Raw label value in a file -> the model's label index."""
         if self.label_values:
             if len(self.label_values) != len(self.labels):
                 raise ValueError("label_values must give one raw value per label")
-            lookup = {value: i for i, value in enumerate(self.label_values)}
+            return {value: i for i, value in enumerate(self.label_values)}
+        lookup: dict[str, int] = {}
+        for raw, name in enumerate(self.names):
+            index = self.labels.index(name)
+            lookup[name] = lookup[name.lower()] = lookup[str(raw)] = index
         return lookup
 
 
 @dataclass
 class LabelledTexts:
-    """Texts with integer labels, plus the file each came from (for messages and reports)."""
+    """Texts with integer labels, the labels each row could have had (a bit mask: a binary
+    file's rows cannot be neutral), a loss weight per row, and the file they came from."""
 
     texts: list[str]
     labels: list[int]
     source: str
+    allowed: list[int] = field(default_factory=list)  # per row; [] = every label
+    weights: list[float] = field(default_factory=list)  # per row; [] = 1.0 each
+    scored: int = -1  # bit mask of the labels the file uses, which scores are computed on
+
+    def __post_init__(self) -> None:
+        if not self.allowed:
+            self.allowed = [ALL_LABELS] * len(self.texts)
+        if not self.weights:
+            self.weights = [1.0] * len(self.texts)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -73,13 +105,28 @@ class LabelledTexts:
             [self.texts[i] for i in indices],
             [self.labels[i] for i in indices],
             source or self.source,
+            [self.allowed[i] for i in indices],
+            [self.weights[i] for i in indices],
+            self.scored,
+        )
+
+    def weighted(self, weight: float) -> LabelledTexts:
+        return LabelledTexts(
+            self.texts, self.labels, self.source, self.allowed, [weight] * len(self)
         )
 
     @staticmethod
     def concat(parts: Sequence[LabelledTexts]) -> LabelledTexts:
-        texts = [t for p in parts for t in p.texts]
-        labels = [y for p in parts for y in p.labels]
-        return LabelledTexts(texts, labels, "+".join(p.source for p in parts))
+        return LabelledTexts(
+            [t for p in parts for t in p.texts],
+            [y for p in parts for y in p.labels],
+            "+".join(p.source for p in parts),
+            [a for p in parts for a in p.allowed],
+            [w for p in parts for w in p.weights],
+        )
+
+
+ALL_LABELS = -1  # bit mask with every bit set
 
 
 def _detect_format(path: Path) -> str:
@@ -154,9 +201,19 @@ def _jsonl_rows(path: Path, handle: Iterator[str]) -> Iterator[tuple[int, dict]]
         yield line, record
 
 
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def unescape(text: str) -> str:
+    """'it\\u2019s' -> 'it’s': literal escapes some tweet sources left in their text."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
 def _rows(path: Path, handle: Iterator[str], file_format: str) -> Iterator[tuple[int, dict]]:
     if file_format == "jsonl":
         return _jsonl_rows(path, handle)
+    if file_format == "emoji_ranking":
+        return emoji_ranking_rows(path, handle)
     return _delimited_rows(path, handle, "\t" if file_format == "tsv" else ",")
 
 
@@ -188,6 +245,13 @@ def _columns(path: Path, record: dict, options: ReadOptions) -> tuple[str, str]:
     )
 
 
+def _checked(path: Path, rows: Iterator[tuple[int, dict]]) -> Iterator[tuple[int, dict]]:
+    try:
+        yield from rows
+    except LexiconError as exc:
+        raise DataError(path, None, str(exc)) from exc
+
+
 def read_labelled(path: Path | str, options: ReadOptions) -> LabelledTexts:
     """Read every row of a labelled file, or raise DataError naming the first bad line."""
     path = Path(path)
@@ -197,9 +261,11 @@ def read_labelled(path: Path | str, options: ReadOptions) -> LabelledTexts:
     labels: list[int] = []
     columns: tuple[str, str] | None = None
     skipped: list[int] = []
-    for line, record in _rows(path, _decoded_lines(path), file_format):
+    for line, record in _checked(path, _rows(path, _decoded_lines(path), file_format)):
         columns = columns or _columns(path, record, options)
         text, label = _parse_row(path, line, record, columns, lookup)
+        if options.unescape and "\\u" in text:
+            text = unescape(text)
         if not text.strip():
             if options.empty_text != "skip":
                 raise DataError(path, line, "empty text; fix the row or set empty_text = 'skip'")
@@ -211,7 +277,27 @@ def read_labelled(path: Path | str, options: ReadOptions) -> LabelledTexts:
         raise DataError(path, None, "file is empty: no labelled rows")
     if skipped:
         log.warning("%s: skipped %d empty texts (lines %s)", path, len(skipped), skipped[:10])
-    return LabelledTexts(texts, labels, path.name)
+    allowed = [options.allowed()] * len(texts)
+    return LabelledTexts(texts, labels, path.name, allowed, scored=options.file_mask())
+
+
+HASH_TENTHS = {"test": 0, "validation": 1}  # the rest of the ten hash buckets is train
+
+
+def hash_tenth(text: str) -> int:
+    """0-9 from the text's lower-cased, space-collapsed form: copies of a text share a bucket,
+    so a hash split never puts a repeated review on both sides."""
+    key = " ".join(text.lower().split()).encode("utf-8")
+    return int.from_bytes(hashlib.sha1(key).digest()[:4], "big") % 10
+
+
+def hash_part(data: LabelledTexts, part: str) -> LabelledTexts:
+    """The rows of one part of the hash split: train, validation or test."""
+    if part == "train":
+        keep = [i for i, t in enumerate(data.texts) if hash_tenth(t) not in HASH_TENTHS.values()]
+    else:
+        keep = [i for i, t in enumerate(data.texts) if hash_tenth(t) == HASH_TENTHS[part]]
+    return data.subset(keep, f"{data.source}[{part}]")
 
 
 def validation_split(
@@ -222,7 +308,14 @@ def validation_split(
     `random` draws rows with a fixed seed, stratified by label. `tail` takes the last rows of each
     label in file order: IMDB files are sorted by review id, and reviews of one movie have
     neighbouring ids, so a tail block shares few movies with the rest and reads like the test set.
+    `hash` is for files without any official split: a tenth of the texts (by hash) is
+    validation, another tenth a test part that training never sees (`hash_part`), and
+    `fraction` is not used.
     """
+    if strategy == "hash":
+        return hash_part(data, "train"), hash_part(data, "validation")
+    if strategy not in ("tail", "random"):
+        raise ValueError(f"val_split must be 'random', 'tail' or 'hash', got {strategy!r}")
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"val_fraction must be between 0 and 1, got {fraction}")
     by_label: dict[int, list[int]] = {}
@@ -233,8 +326,6 @@ def validation_split(
     for indices in by_label.values():
         count = max(1, round(len(indices) * fraction))
         held += indices[-count:] if strategy == "tail" else rng.sample(indices, count)
-    if strategy not in ("tail", "random"):
-        raise ValueError(f"val_split must be 'random' or 'tail', got {strategy!r}")
     held_set = set(held)
     kept = [i for i in range(len(data)) if i not in held_set]
     return data.subset(kept), data.subset(sorted(held), f"{data.source}[validation]")

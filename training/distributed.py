@@ -1,4 +1,6 @@
-"""Process setup shared by single-process and `torchrun` runs: device, threads, seeds, DDP."""
+"""Process setup shared by single-process and `torchrun` runs: device, threads, seeds, DDP.
+
+`Placement` says where this process runs (device, rank among how many)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Placement:
     device: torch.device
     rank: int = 0
     world_size: int = 1
@@ -44,7 +46,7 @@ def choose_device(requested: str, local_rank: int) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
-def start(requested_device: str, threads: int, seed: int) -> Runtime:
+def start(requested_device: str, threads: int, seed: int) -> Placement:
     """Pick the device, set threads and seeds, and join the process group under torchrun."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -60,31 +62,31 @@ def start(requested_device: str, threads: int, seed: int) -> Runtime:
         log.info("rank %d/%d joined (%s)", rank, world_size, backend)
     random.seed(seed)
     torch.manual_seed(seed)  # same initial weights on every rank
-    return Runtime(device, rank, world_size)
+    return Placement(device, rank, world_size)
 
 
-def barrier(runtime: Runtime) -> None:
-    if runtime.distributed:
+def barrier(placement: Placement) -> None:
+    if placement.distributed:
         dist.barrier()
 
 
-def broadcast_flag(runtime: Runtime, value: bool) -> bool:
+def broadcast_flag(placement: Placement, value: bool) -> bool:
     """Rank 0's decision (e.g. stop early), agreed by every rank."""
-    if not runtime.distributed:
+    if not placement.distributed:
         return value
     flag = torch.tensor([int(value)])
     dist.broadcast(flag, src=0)
     return bool(flag.item())
 
 
-def all_reduce_sum(runtime: Runtime, values: list[float]) -> list[float]:
-    if not runtime.distributed:
+def all_reduce_sum(placement: Placement, values: list[float]) -> list[float]:
+    if not placement.distributed:
         return values
     tensor = torch.tensor(values, dtype=torch.float64)
     dist.all_reduce(tensor)
     return tensor.tolist()
 
 
-def stop(runtime: Runtime) -> None:
-    if runtime.distributed and dist.is_initialized():
+def stop(placement: Placement) -> None:
+    if placement.distributed and dist.is_initialized():
         dist.destroy_process_group()

@@ -14,10 +14,10 @@ from tqdm import tqdm
 from model.bundle import CARD_FILE, Bundle, write_manifest
 from training import checkpoint
 from training.card import render_card
+from training.config import DataFile
 from training.data import ReadOptions, read_labelled
-from training.metrics import classification_metrics
 from training.plots import confusion_png, learning_curves_png
-from training.prepare import split_name
+from training.quality import classification_metrics, labels_in
 
 log = logging.getLogger(__name__)
 CHUNK = 2048
@@ -33,13 +33,15 @@ def evaluate_texts(
     labels: Sequence[int],
     label_names: list[str],
     progress: bool = False,
+    keep: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     chunks = range(0, len(texts), CHUNK)
     parts = [
         model.predict_proba(texts[i : i + CHUNK])
         for i in tqdm(chunks, desc="evaluating", unit="chunk", disable=not progress)
     ]
-    return classification_metrics(np.concatenate(parts), np.asarray(labels), label_names)
+    probabilities = np.concatenate(parts)
+    return classification_metrics(probabilities, np.asarray(labels), label_names, keep)
 
 
 def evaluate_file(
@@ -52,14 +54,16 @@ def evaluate_file(
 ) -> dict[str, Any]:
     """Metrics for one file, written as `<set>.<variant>.metrics.json` and `.confusion.png`."""
     data = read_labelled(path, options)
-    metrics = evaluate_texts(model, data.texts, data.labels, bundle.manifest.labels, progress=True)
-    name = split_name(str(path))
+    labels = bundle.manifest.labels
+    keep = labels_in(options.file_mask(), len(labels))
+    metrics = evaluate_texts(model, data.texts, data.labels, labels, progress=True, keep=keep)
+    name = DataFile(str(path)).name
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"{name}.{variant}"
     Path(f"{stem}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     title = f"{bundle.name} ({variant}) on {name}\naccuracy {100 * metrics['accuracy']:.2f}%"
     confusion_png(
-        metrics["confusion_matrix"], bundle.manifest.labels, title, Path(f"{stem}.confusion.png")
+        metrics["confusion_matrix"], metrics["labels"], title, Path(f"{stem}.confusion.png")
     )
     return metrics
 

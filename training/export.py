@@ -19,7 +19,6 @@ import onnxruntime as ort
 import torch
 
 from model.text import pad_batch
-from training.models import SentimentClassifier
 
 log = logging.getLogger(__name__)
 MAX_LOGIT_DIFF = 1e-4
@@ -30,11 +29,16 @@ class ExportError(RuntimeError):
     """The exported graph does not behave like the torch model; the message says how."""
 
 
-def export_onnx(model: SentimentClassifier, example: np.ndarray, path: Path, opset: int) -> None:
+def export_onnx(
+    model: torch.nn.Module, example: np.ndarray, path: Path, opset: int, arch: str | None = None
+) -> None:
+    """Export `model` (input_ids -> logits); `arch` names the recurrence that must appear as a
+    native ONNX op (default: the model's own; "none" for a graph without one)."""
     model = model.eval().cpu()
     with warnings.catch_warnings():
-        # the TorchScript exporter is deprecated but is the one that maps recurrences to native
-        # ONNX ops (see shared/NOTES.md); its tracer warnings do not apply to this model
+        # the TorchScript exporter is deprecated, but it is the one that maps recurrences to
+        # native ONNX ops (the dynamo exporter fails on them or freezes the sequence length);
+        # its tracer warnings about variable-length batches do not apply to this model
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
@@ -49,7 +53,7 @@ def export_onnx(model: SentimentClassifier, example: np.ndarray, path: Path, ops
             # torch (training.onnx_import); ONNX Runtime folds the constants when it loads
             do_constant_folding=False,
         )
-    check_graph(path, model.spec.arch)
+    check_graph(path, arch or model.spec.arch)
 
 
 def check_graph(path: Path, arch: str) -> None:
@@ -75,7 +79,7 @@ def run_onnx(sess: ort.InferenceSession, ids: np.ndarray) -> np.ndarray:
 
 
 def verify_parity(
-    model: SentimentClassifier,
+    model: torch.nn.Module,
     sess: ort.InferenceSession,
     ids: np.ndarray,
     tolerance: float = MAX_LOGIT_DIFF,
@@ -109,7 +113,7 @@ def verify_padding_invariance(
 
 
 def verify_export(
-    model: SentimentClassifier, path: Path, rows: Sequence[Sequence[int]], example_length: int
+    model: torch.nn.Module, path: Path, rows: Sequence[Sequence[int]], example_length: int
 ) -> dict[str, float]:
     """All checks on real rows of mixed lengths; returns the measured worst differences."""
     lengths = {len(r) for r in rows}
@@ -119,6 +123,8 @@ def verify_export(
     report = {"parity_max_diff": verify_parity(model, sess, pad_batch(rows))}
     report["padding_max_diff"] = verify_padding_invariance(sess, rows)
     # a sequence length and batch size the example did not have: catches frozen dims
+    # extra right padding (7 when the rows happen to be as long as the example, then 13 more):
+    # arbitrary small odd widths that no example shape has, so a frozen dimension fails here
     other = pad_batch(list(rows[:3]))
     if other.shape[1] == example_length:
         other = np.pad(other, ((0, 0), (0, 7)))

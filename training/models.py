@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from training.config import ARCHITECTURES
+
 RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-ARCHITECTURES = ("lstm", "gru", "rnn", "cnn_lstm", "none")
 # Multipliers for hashing n-grams of ids; int64 arithmetic, identical in torch and ONNX Runtime.
 _HASH_MULTIPLIERS = (
     1,
@@ -49,11 +50,11 @@ class ModelSpec:
     cnn_kernel: int = 3
     dropout: float = 0.3
     embed_dropout: float = 0.1
-    ngram_buckets: int = 0  # 0 = no n-gram branch
+    ngram_buckets: int = 0  # 0 = no n-gram member
     ngram_order: int = 3  # token n-grams of order 1..this
     char_order: int = 0  # character n-grams of order 1..this; 0 = none
     char_width: int = 12  # characters kept per token for character n-grams
-    members: int = 1  # independently trained recurrent branches (a small ensemble in one graph)
+    members: int = 1  # independently trained recurrent members (a small ensemble in one graph)
     share_embedding: bool = False  # members reuse the first member's embedding (frozen after it)
     char_members: int = 0  # of the members, how many (the last ones) read characters, not tokens
     char_vocab: int = 4096  # character buckets of those members (code point modulo this, 0 = pad)
@@ -114,7 +115,7 @@ class RecurrentLayer(nn.Module):
         return torch.cat([out, reverse_within_length(back, lengths)], dim=-1)  # [B, T, 2H]
 
 
-class RecurrentBranch(nn.Module):
+class RecurrentMember(nn.Module):
     """Embedding -> (conv) -> recurrent layers -> masked max+mean pooling -> logits."""
 
     def __init__(self, spec: ModelSpec, embedding: nn.Embedding | None = None) -> None:
@@ -161,7 +162,9 @@ def hash_ngrams(input_ids: Tensor, mask: Tensor, order: int, buckets: int, salt:
     hashed = []
     for n in range(order):
         running = running + ids[:, n : n + steps] * _HASH_MULTIPLIERS[n]
-        bucket = (running + (n + salt) * 7_919) % buckets  # offsets keep orders and kinds apart
+        # a prime offset per order (and per kind, via salt) so that the unigram "a" and the
+        # bigram "a <pad-hash 0>" or a character n-gram with the same sum land in different buckets
+        bucket = (running + (n + salt) * 7_919) % buckets
         hashed.append(torch.where(real[:, n : n + steps], bucket, torch.full_like(bucket, buckets)))
     return torch.cat(hashed, dim=1)
 
@@ -195,7 +198,7 @@ def first_occurrences(hashed: Tensor) -> tuple[Tensor, Tensor]:
     return ordered, keep
 
 
-class HashedNgramBranch(nn.Module):
+class NgramMember(nn.Module):
     """A linear model over the set of hashed id n-grams of a text (presence, not counts).
 
     It is fitted by `training.wide` as Naive-Bayes-weighted logistic regression and then frozen.
@@ -239,7 +242,10 @@ def character_ids(input_ids: Tensor, token_chars: Tensor, vocab: int) -> tuple[T
     """
     chars, real = character_sequence(input_ids, token_chars)
     counts = real.sum(dim=1)
-    longest = torch.arange(counts.max().clamp(min=1), device=input_ids.device)  # dynamic in ONNX
+    longest = torch.arange(counts.max().clamp(min=1), device=input_ids.device)
+    # index_select with a data-dependent arange, not a slice chars[:, :n]: the TorchScript
+    # exporter freezes a slice bound taken from a tensor to the example's value, while a Gather
+    # over the arange stays dynamic in the ONNX graph
     chars, real = chars.index_select(1, longest), real.index_select(1, longest)
     ids = torch.where(real, chars % (vocab - 1) + 1, torch.zeros_like(chars))
     first = torch.where(counts == 0, torch.ones_like(counts), ids[:, 0])
@@ -254,12 +260,12 @@ def with_reference_label(scores: Tensor) -> Tensor:
 
 
 class SentimentClassifier(nn.Module):
-    """Recurrent branch and/or n-gram branch; their logits are mixed with learned weights.
+    """Recurrent member and/or n-gram member; their logits are mixed with learned weights.
 
-    Each branch's weight depends on the text's length, w = a + b * log(length): the n-gram
-    branch is the stronger one on long reviews, the recurrent one on short sentences. `mix`
-    [branch, (a, b)] and `mix_bias` are fitted on validation data after both branches are
-    trained (see `training.combine`), which beats training the branches jointly.
+    Each member's weight depends on the text's length, w = a + b * log(length): the n-gram
+    member is the stronger one on long reviews, the recurrent one on short sentences. `mix`
+    [member, (a, b)] and `mix_bias` are fitted on validation data after both members are
+    trained (see `training.mix`), which beats training the members jointly.
     """
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -267,25 +273,25 @@ class SentimentClassifier(nn.Module):
         if spec.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {spec.arch!r}")
         if spec.arch == "none" and spec.ngram_buckets <= 0:
-            raise ValueError("arch 'none' needs the n-gram branch (ngram_buckets > 0)")
+            raise ValueError("arch 'none' needs the n-gram member (ngram_buckets > 0)")
         self.spec = spec
         self.recurrent = self._members(spec) if spec.arch != "none" else None
-        self.ngrams = HashedNgramBranch(spec) if spec.ngram_buckets > 0 else None
+        self.ngrams = NgramMember(spec) if spec.ngram_buckets > 0 else None
         # code points of each token (int32 halves the graph's size), filled from the tokenizer
         rows = spec.vocab_size if spec.char_order or spec.char_members else 1
         self.register_buffer("token_chars", torch.zeros(rows, spec.char_width, dtype=torch.int32))
-        initial = torch.tensor([[1.0, 0.0]] * len(self.part_names))  # [part] x [a, b]
+        initial = torch.tensor([[1.0, 0.0]] * len(self.member_names))  # [member] x [a, b]
         self.mix = nn.Parameter(initial, requires_grad=False)
         self.mix_bias = nn.Parameter(torch.zeros(spec.num_labels), requires_grad=False)
 
     @staticmethod
     def _members(spec: ModelSpec) -> nn.ModuleList:
         token_members = spec.members - spec.char_members
-        first = RecurrentBranch(spec)
+        first = RecurrentMember(spec)
         shared = first.embedding if spec.share_embedding else None
-        tokens = [first] + [RecurrentBranch(spec, shared) for _ in range(token_members - 1)]
+        tokens = [first] + [RecurrentMember(spec, shared) for _ in range(token_members - 1)]
         char_spec = dataclasses.replace(spec, vocab_size=spec.char_vocab)
-        chars = [RecurrentBranch(char_spec) for _ in range(spec.char_members)]
+        chars = [RecurrentMember(char_spec) for _ in range(spec.char_members)]
         return nn.ModuleList(tokens[:token_members] + chars)
 
     def reads_characters(self, member: int) -> bool:
@@ -299,13 +305,13 @@ class SentimentClassifier(nn.Module):
         return input_ids, mask, mask.sum(dim=1)
 
     @property
-    def part_names(self) -> list[str]:
-        """One name per entry of `branch_logits`, in order."""
+    def member_names(self) -> list[str]:
+        """One name per entry of `member_logits`, in order."""
         members = self.spec.members if self.spec.arch != "none" else 0
         names = [f"recurrent{k}" if members > 1 else "recurrent" for k in range(members)]
         return names + (["ngram"] if self.spec.ngram_buckets > 0 else [])
 
-    def branch_logits(self, input_ids: Tensor) -> list[Tensor]:
+    def member_logits(self, input_ids: Tensor) -> list[Tensor]:
         mask = padding_mask(input_ids)
         lengths = mask.sum(dim=1)
         outputs = []
@@ -319,17 +325,17 @@ class SentimentClassifier(nn.Module):
         return outputs
 
     def forward(self, input_ids: Tensor) -> Tensor:
-        parts = self.branch_logits(input_ids)
-        if len(parts) == 1:
-            return parts[0]
-        return mix_logits(self.mix, self.mix_bias, parts, padding_mask(input_ids).sum(dim=1))
+        members = self.member_logits(input_ids)
+        if len(members) == 1:
+            return members[0]
+        return mix_logits(self.mix, self.mix_bias, members, padding_mask(input_ids).sum(dim=1))
 
 
-def mix_logits(mix: Tensor, bias: Tensor, parts: list[Tensor], lengths: Tensor) -> Tensor:
-    """Length-dependent weighted sum of the parts' logits [B, C]; lengths [B] >= 1."""
-    log_length = torch.log(lengths.to(parts[0].dtype)).unsqueeze(1)  # [B, 1]
-    weights = mix[:, 0] + mix[:, 1] * log_length  # [B, P]
+def mix_logits(mix: Tensor, bias: Tensor, members: list[Tensor], lengths: Tensor) -> Tensor:
+    """Length-dependent weighted sum of the members' logits [B, C]; lengths [B] >= 1."""
+    log_length = torch.log(lengths.to(members[0].dtype)).unsqueeze(1)  # [B, 1]
+    weights = mix[:, 0] + mix[:, 1] * log_length  # [B, M]
     logits = bias
-    for index, part in enumerate(parts):
-        logits = logits + weights[:, index : index + 1] * part
+    for index, member in enumerate(members):
+        logits = logits + weights[:, index : index + 1] * member
     return logits

@@ -10,32 +10,65 @@ import onnxruntime as ort
 
 from model.bundle import Bundle, load_bundle
 from model.text import TextEncoder, pad_batch
-from training.metrics import softmax
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def logits_for_rows(
+    session: ort.InferenceSession, rows: Sequence[Sequence[int]], width: int, batch_size: int
+) -> np.ndarray:
+    """Logits [N, C] in row order; rows are run sorted by length to keep padding small."""
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+    out = np.empty((len(rows), width), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        ids = pad_batch([rows[i] for i in chosen])
+        out[chosen] = session.run(["logits"], {"input_ids": ids})[0]
+    return out
 
 
 class OnnxClassifier:
-    def __init__(self, bundle: Bundle, variant: str | None = None, threads: int = 0) -> None:
+    """A bundle's graph (the whole model, or with `cascade` its fast path first)."""
+
+    def __init__(
+        self, bundle: Bundle, variant: str | None = None, threads: int = 0, cascade: bool = False
+    ) -> None:
         self.bundle = bundle
         self.encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(
-            str(bundle.model_path(variant)), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = _session(bundle.model_path(variant), threads)
+        self.fast = _session(bundle.fast_path, threads) if cascade and bundle.fast_path else None
+        self.threshold = bundle.manifest.cascade.get("threshold", 1.01)
+        self.rows_seen = self.rows_fast = 0  # cascade counters, for the fast fraction
 
     @classmethod
     def from_dir(cls, directory: Path | str, variant: str | None = None) -> OnnxClassifier:
         return cls(load_bundle(directory), variant)
 
-    def logits_for_rows(self, rows: Sequence[Sequence[int]], batch_size: int = 64) -> np.ndarray:
-        """Logits [N, C] in row order; rows are run sorted by length to keep padding small."""
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-        out = np.empty((len(rows), len(self.bundle.manifest.labels)), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            ids = pad_batch([rows[i] for i in chosen])
-            out[chosen] = self.session.run(["logits"], {"input_ids": ids})[0]
-        return out
+    def probabilities_for_rows(
+        self, rows: Sequence[Sequence[int]], batch_size: int = 64
+    ) -> np.ndarray:
+        """Probabilities [N, C]; with the cascade, rows below the threshold run the whole model."""
+        width = len(self.bundle.manifest.labels)
+        if self.fast is None:
+            return softmax(logits_for_rows(self.session, rows, width, batch_size))
+        fast = softmax(logits_for_rows(self.fast, rows, width, batch_size))
+        slow = np.flatnonzero(fast.max(axis=1) < self.threshold)
+        self.rows_seen += len(rows)
+        self.rows_fast += len(rows) - len(slow)
+        if len(slow):
+            chosen = [rows[i] for i in slow]
+            fast[slow] = softmax(logits_for_rows(self.session, chosen, width, batch_size))
+        return fast
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        return softmax(self.logits_for_rows(self.encoder.ids_only(texts), batch_size))
+        return self.probabilities_for_rows(self.encoder.ids_only(texts), batch_size)

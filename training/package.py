@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from model.bundle import (
     CARD_FILE,
     INT8_MODEL_FILE,
@@ -22,12 +24,30 @@ from model.bundle import (
 from model.text import PAD_ID, TextEncoder, pad_batch
 from training import checkpoint
 from training.card import render_card
+from training.cascade import (
+    FAST_FILE,
+    FastPath,
+    choose_threshold,
+    fit_fast_calibration,
+    outcomes,
+)
+from training.cascade import report as cascade_report
 from training.config import TrainConfig
+from training.data import LabelledTexts
 from training.evaluate import evaluate_texts
 from training.export import export_onnx, quantize_int8, verify_export
+from training.mix import balanced_weights, member_logits, mixed
 from training.models import SentimentClassifier
 from training.onnx_classifier import OnnxClassifier
-from training.prepare import TOKENIZER_NAME, read_test_data, read_training_data, truncation_of
+from training.prepare import (
+    TOKENIZER_NAME,
+    EncodedSplit,
+    encode,
+    load_validation,
+    read_test_sets,
+    truncation_of,
+)
+from training.quality import labels_in
 
 log = logging.getLogger(__name__)
 VERIFY_ROWS = 24
@@ -60,17 +80,55 @@ def _write_graphs(
     return report
 
 
+def _write_cascade(
+    model: SentimentClassifier,
+    config: TrainConfig,
+    validation: dict[str, LabelledTexts],
+    encoder: TextEncoder,
+    folder: Path,
+) -> dict[str, Any]:
+    """Calibrate the fast path, choose its threshold on validation, export and verify it."""
+    files = [encode(encoder, data, name) for name, data in validation.items()]
+    joined = EncodedSplit.concat(files, "validation")
+    members = member_logits(model, joined, 128, torch.device("cpu"))
+    full = mixed(model, members, torch.tensor(joined.lengths()))
+    weights = balanced_weights(files, config.mix_balance_labels)
+    scale, bias = fit_fast_calibration(members[-1], joined, weights)
+    fast_path = FastPath(model, scale, bias)
+    with torch.no_grad():
+        fast = fast_path(torch.from_numpy(pad_batch(joined.rows)))
+    outcome = outcomes(fast, full, files, len(config.labels))
+    threshold = choose_threshold(outcome, config.cascade_max_drop)
+    rows = mixed_length_rows(joined.rows, VERIFY_ROWS)
+    example = pad_batch(rows[:4])
+    export_onnx(fast_path, example, folder / FAST_FILE, config.opset, arch="none")
+    checks = verify_export(fast_path, folder / FAST_FILE, rows, example.shape[1])
+    log.info("cascade: threshold %.4f; %s", threshold, cascade_report(outcome, threshold))
+    return {
+        "file": FAST_FILE,
+        "member": "ngram",
+        "threshold": threshold,
+        "max_drop": config.cascade_max_drop,
+        "export_checks": checks,
+        "validation": cascade_report(outcome, threshold),
+        "metrics": {},
+    }
+
+
 def _manifest(
     config: TrainConfig,
     model: SentimentClassifier,
     report: dict[str, Any],
     variants: dict[str, Variant],
+    data: list[dict[str, Any]],
 ) -> Manifest:
     return Manifest(
         name=config.name,
         version=config.version,
         language=config.language,
         labels=list(config.labels),
+        binary_labels=list(config.binary_labels),
+        training_data=data,
         truncation=truncation_of(config),
         pad_id=PAD_ID,
         opset=config.opset,
@@ -82,36 +140,68 @@ def _manifest(
     )
 
 
-def _measure(folder: Path, manifest: Manifest, config: TrainConfig, sets: dict[str, Any]) -> None:
-    """Evaluate every variant on every set with ONNX Runtime; results go into the manifest."""
+def _measure(
+    folder: Path, manifest: Manifest, config: TrainConfig, sets: dict[str, LabelledTexts]
+) -> None:
+    """Evaluate every variant on every set with ONNX Runtime; results go into the manifest.
+
+    A set scores on the labels it uses (a binary set: P(positive) against P(negative))."""
     from model.bundle import load_bundle
 
     bundle = load_bundle(folder)
+    labels = list(config.labels)
     for key, variant in manifest.variants.items():
         classifier = OnnxClassifier(bundle, key)
         for name, data in sets.items():
+            keep = labels_in(data.scored, len(labels))
             variant.metrics[name] = evaluate_texts(
-                classifier, data.texts, data.labels, list(config.labels)
+                classifier, data.texts, data.labels, labels, keep=keep
             )
             log.info("%s %s: accuracy %.4f", key, name, variant.metrics[name]["accuracy"])
+    if manifest.cascade:
+        _measure_cascade(bundle, manifest, labels, sets)
+
+
+def _measure_cascade(
+    bundle: Any, manifest: Manifest, labels: list[str], sets: dict[str, LabelledTexts]
+) -> None:
+    """The served path (fast path first) on every set, beside the whole model's metrics."""
+    classifier = OnnxClassifier(bundle, "fp32", cascade=True)
+    for name, data in sets.items():
+        classifier.rows_seen = classifier.rows_fast = 0
+        metrics = evaluate_texts(
+            classifier, data.texts, data.labels, labels, keep=labels_in(data.scored, len(labels))
+        )
+        metrics["fast_fraction"] = classifier.rows_fast / max(1, classifier.rows_seen)
+        manifest.cascade["metrics"][name] = metrics
+        log.info("cascade %s: accuracy %.4f, fast %.3f", name, metrics["accuracy"],
+                 metrics["fast_fraction"])  # fmt: skip
+
+
+def _mean_accuracy(metrics: dict[str, dict[str, Any]]) -> float:
+    scores = [m["accuracy"] for name, m in metrics.items() if name.startswith("validation")]
+    return sum(scores) / len(scores)
 
 
 def choose_default(manifest: Manifest, config: TrainConfig) -> str:
     """fp32, or int8 when asked for and within `int8_tolerance` points on validation."""
     if "int8" not in manifest.variants or not config.int8_default:
         return "fp32"
-    fp32 = manifest.variants["fp32"].metrics["validation"]["accuracy"]
-    int8 = manifest.variants["int8"].metrics["validation"]["accuracy"]
+    fp32 = _mean_accuracy(manifest.variants["fp32"].metrics)
+    int8 = _mean_accuracy(manifest.variants["int8"].metrics)
     return "int8" if 100 * (fp32 - int8) <= config.int8_tolerance else "fp32"
 
 
 def export_bundle(run_dir: Path, out_dir: Path, quantize: bool | None = None) -> Path:
     """Write a verified bundle for the best checkpoint of `run_dir` into `out_dir`."""
-    model, config = checkpoint.restore_model(checkpoint.load(run_dir / checkpoint.BEST))
+    payload = checkpoint.load(run_dir / checkpoint.BEST)
+    model, config = checkpoint.restore_model(payload)
+    progress = checkpoint.restore_progress(payload)
     quantize = config.quantize if quantize is None else quantize
     encoder = TextEncoder.from_file(run_dir / TOKENIZER_NAME, truncation_of(config))
-    _, validation = read_training_data(config)
-    rows = mixed_length_rows(encoder.ids_only(validation.texts), VERIFY_ROWS)
+    validation = load_validation(run_dir)
+    texts = [t for data in validation.values() for t in data.texts]
+    rows = mixed_length_rows(encoder.ids_only(texts), VERIFY_ROWS)
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -120,9 +210,12 @@ def export_bundle(run_dir: Path, out_dir: Path, quantize: bool | None = None) ->
     variants = {"fp32": Variant(MODEL_FILE, "fp32")}
     if quantize:
         variants["int8"] = Variant(INT8_MODEL_FILE, "int8")
-    manifest = _manifest(config, model, report, variants)
+    manifest = _manifest(config, model, report, variants, progress.data)
+    if config.cascade and model.ngrams is not None and model.recurrent is not None:
+        manifest.cascade = _write_cascade(model, config, validation, encoder, staging)
     write_manifest(staging, manifest)
-    _measure(staging, manifest, config, {"validation": validation, **read_test_data(config)})
+    held = {f"validation:{name}": data for name, data in validation.items()}
+    _measure(staging, manifest, config, {**held, **read_test_sets(config)})
     manifest.default_variant = choose_default(manifest, config)
     (staging / CARD_FILE).write_text(render_card(manifest), encoding="utf-8")
     write_manifest(staging, manifest)

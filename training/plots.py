@@ -58,16 +58,21 @@ def learning_curves_png(
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("cross-entropy")
     loss_axes.legend()
-    keys = ["train_accuracy", *sorted({k for h in history for k in h if k.startswith("val_acc")})]
+    # train accuracy, the validation score that picks the best epoch, and each member's
+    # validation score alone (the per-file scores are in the run's history)
+    keys = ["train_accuracy", "val_score"]
+    keys += sorted({k for h in history for k in h if k.startswith("val_member_")})
     for key in keys:
         points = [(x, h[key]) for x, h in zip(epochs, history, strict=True) if key in h]
-        label = key.replace("val_accuracy_", "validation ").replace("val_accuracy", "validation")
+        if not points:
+            continue
+        label = key.replace("val_member_", "validation, ").replace("val_score", "validation score")
         acc_axes.plot(*zip(*points, strict=True), marker="o", label=label.replace("_", " "))
     for x, (before, after) in enumerate(itertools.pairwise(history), start=1):
         if before.get("member") != after.get("member"):
             acc_axes.axvline(x + 0.5, color="grey", linestyle=":")  # next ensemble member
     acc_axes.set_xlabel("epoch (all members)")
-    acc_axes.set_ylabel("accuracy")
+    acc_axes.set_ylabel("accuracy / mean macro recall")
     acc_axes.legend(fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()

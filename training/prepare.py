@@ -1,7 +1,14 @@
-"""From a configuration to encoded splits: read files, carve validation, fit the tokenizer."""
+"""From a configuration to encoded splits: read every file, carve validation, fit the tokenizer.
+
+The one place that turns `train_files` and `test_files` into data: training (`train.py`) and
+export (`package.py`) both come through here, and the validation split a run carved is saved in
+the run folder, so export reads it back instead of re-reading every training file.
+"""
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import random
 from dataclasses import dataclass
@@ -9,40 +16,74 @@ from pathlib import Path
 
 from model.bundle import Truncation
 from model.text import TextEncoder
-from training.config import ConfigError, TrainConfig
-from training.data import LabelledTexts, ReadOptions, read_labelled, validation_split
+from training.config import VALIDATION_SPLITS, DataFile, TrainConfig
+from training.data import LabelledTexts, ReadOptions, hash_part, read_labelled, validation_split
 from training.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
 TOKENIZER_NAME = "tokenizer.json"
+VALIDATION_NAME = "validation.jsonl.gz"
 
 
 @dataclass
 class EncodedSplit:
+    """Token ids of one labelled set, with what the loss needs per row."""
+
     name: str
     rows: list[list[int]]  # truncated token ids
     labels: list[int]
+    allowed: list[int]  # bit mask of the labels each row could have had
+    weights: list[float]
+    scored: int = -1  # bit mask of the labels the set is scored on (its file's labels)
 
     def lengths(self) -> list[int]:
         return [len(r) for r in self.rows]
 
+    def __len__(self) -> int:
+        return len(self.rows)
 
-def read_options(config: TrainConfig) -> ReadOptions:
+    def subset(self, indices: list[int]) -> EncodedSplit:
+        return EncodedSplit(
+            self.name,
+            [self.rows[i] for i in indices],
+            [self.labels[i] for i in indices],
+            [self.allowed[i] for i in indices],
+            [self.weights[i] for i in indices],
+            self.scored,
+        )
+
+    @staticmethod
+    def concat(splits: list[EncodedSplit], name: str) -> EncodedSplit:
+        return EncodedSplit(
+            name,
+            [r for s in splits for r in s.rows],
+            [y for s in splits for y in s.labels],
+            [a for s in splits for a in s.allowed],
+            [w for s in splits for w in s.weights],
+        )
+
+
+@dataclass
+class FileSplit:
+    """One training file, carved: what trains and what validates."""
+
+    entry: DataFile
+    train: LabelledTexts
+    validation: LabelledTexts
+
+
+def read_options(config: TrainConfig, entry: DataFile) -> ReadOptions:
     return ReadOptions(
         labels=tuple(config.labels),
+        file_labels=tuple(entry.labels),
         label_values=tuple(config.label_values),
         text_column=config.text_column,
         label_column=config.label_column,
-        file_format=config.file_format,
+        file_format=entry.file_format or config.file_format,
         empty_text=config.empty_text,
+        unescape=entry.unescape,
+        others_absent=entry.other_labels == "absent",
     )
-
-
-def split_name(path: str) -> str:
-    """'imdb/test.tsv.gz' -> 'imdb-test'; names metrics in reports and manifests."""
-    file = Path(path)
-    stem = file.name.split(".")[0]
-    return f"{file.parent.name}-{stem}" if file.parent.name else stem
 
 
 def _sample(data: LabelledTexts, limit: int, seed: int) -> LabelledTexts:
@@ -52,51 +93,77 @@ def _sample(data: LabelledTexts, limit: int, seed: int) -> LabelledTexts:
     return data.subset(picked)
 
 
-def read_training_parts(config: TrainConfig) -> list[tuple[str, LabelledTexts, LabelledTexts]]:
-    """(file, train, validation) per training file; validation is carved from each file alike."""
-    options = read_options(config)
-    parts = []
-    for path in config.train_files:
-        data = _sample(
-            read_labelled(config.resolve(path), options), config.max_train_rows, config.seed
-        )
-        train, val = validation_split(data, config.val_fraction, config.val_split, config.seed)
-        parts.append((path, train, val))
-        log.info("%s: %d train, %d validation rows", path, len(train), len(val))
-    return parts
+def read_file(config: TrainConfig, entry: DataFile, path: str | None = None) -> LabelledTexts:
+    """Every row of `entry` (or of `path` read with entry's options), sampled if asked."""
+    data = read_labelled(config.resolve(path or entry.file), read_options(config, entry))
+    limits = [n for n in (entry.max_rows, config.max_train_rows) if n]
+    return _sample(data, min(limits) if limits else 0, config.seed)
 
 
-def read_training_data(config: TrainConfig) -> tuple[LabelledTexts, LabelledTexts]:
-    """(train, validation) of all training files together."""
-    parts = read_training_parts(config)
-    return (
-        LabelledTexts.concat([train for _, train, _ in parts]),
-        LabelledTexts.concat([val for _, _, val in parts]),
-    )
+def carve(config: TrainConfig, entry: DataFile) -> FileSplit:
+    """Split one training file by its `validation` rule: a strategy, or a file of its own."""
+    rule = entry.validation or config.val_split
+    data = read_file(config, entry)
+    if rule == "none":  # every row trains (a lexicon); the file is left out of validation
+        train, validation = data, data.subset([])
+    elif rule in VALIDATION_SPLITS:
+        train, validation = validation_split(data, config.val_fraction, rule, config.seed)
+    else:
+        train, validation = data, read_file(config, entry, rule)
+    log.info("%s: %d train, %d validation rows", entry.file, len(train), len(validation))
+    return FileSplit(entry, train.weighted(entry.weight), validation)
 
 
-def ngram_fit_rows(
-    config: TrainConfig, parts: list[tuple[str, LabelledTexts, LabelledTexts]]
-) -> list[int]:
-    """Rows of the concatenated training split that the n-gram branch is fitted on.
+def read_training_files(config: TrainConfig) -> list[FileSplit]:
+    return [carve(config, entry) for entry in config.train_files]
 
-    Fitting it on long reviews only keeps its Naive-Bayes ratios and penalty tuned to them; the
-    length-aware mix then leans on the recurrent branch for short texts.
-    """
-    unknown = set(config.ngram_files) - set(config.train_files)
-    if unknown:
-        raise ConfigError(f"ngram_files: {sorted(unknown)} are not among train_files")
+
+def read_test_sets(config: TrainConfig) -> dict[str, LabelledTexts]:
+    """Name -> rows of every test file (a hash-split file gives the tenth training never saw)."""
+    sets = {}
+    for entry in config.test_files:
+        data = read_labelled(config.resolve(entry.file), read_options(config, entry))
+        sets[entry.name] = hash_part(data, "test") if entry.part == "hash-test" else data
+    return sets
+
+
+def ngram_fit_rows(splits: list[FileSplit]) -> list[int]:
+    """Rows of the concatenated training split that the n-gram member is fitted on."""
     rows, start = [], 0
-    for path, train, _ in parts:
-        if not config.ngram_files or path in config.ngram_files:
-            rows.extend(range(start, start + len(train)))
-        start += len(train)
+    for split in splits:
+        if split.entry.ngram:
+            rows.extend(range(start, start + len(split.train)))
+        start += len(split.train)
     return rows
 
 
-def read_test_data(config: TrainConfig) -> dict[str, LabelledTexts]:
-    options = read_options(config)
-    return {split_name(p): read_labelled(config.resolve(p), options) for p in config.test_files}
+def save_validation(splits: list[FileSplit], run_dir: Path) -> Path:
+    """The validation rows of every file, so export measures on exactly what training did."""
+    path = run_dir / VALIDATION_NAME
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for split in splits:
+            data = split.validation
+            for text, label, allowed in zip(data.texts, data.labels, data.allowed, strict=True):
+                record = {"file": split.entry.name, "text": text, "label": label}
+                record |= {"allowed": allowed, "scored": data.scored}
+                handle.write(json.dumps(record, ensure_ascii=False))
+                handle.write("\n")
+    return path
+
+
+def load_validation(run_dir: Path) -> dict[str, LabelledTexts]:
+    """File name -> its validation rows, as `save_validation` wrote them."""
+    sets: dict[str, LabelledTexts] = {}
+    with gzip.open(run_dir / VALIDATION_NAME, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            name = record["file"]
+            data = sets.setdefault(name, LabelledTexts([], [], name, [], [], record["scored"]))
+            data.texts.append(record["text"])
+            data.labels.append(record["label"])
+            data.allowed.append(record["allowed"])
+            data.weights.append(1.0)
+    return sets
 
 
 def truncation_of(config: TrainConfig) -> Truncation:
@@ -109,9 +176,7 @@ def fit_or_load_encoder(
     """Fit the tokenizer on the training split (main process) or load the one already saved."""
     path = out_dir / TOKENIZER_NAME
     if fit and not path.exists():
-        tokenizer = train_tokenizer(
-            train.texts, config.tokenizer, config.vocab_size, config.lowercase
-        )
+        tokenizer = train_tokenizer(train.texts, config)
         tokenizer.save(str(path))
         log.info(
             "tokenizer: %s, %d tokens, saved to %s",
@@ -123,4 +188,6 @@ def fit_or_load_encoder(
 
 
 def encode(encoder: TextEncoder, data: LabelledTexts, name: str) -> EncodedSplit:
-    return EncodedSplit(name, encoder.ids_only(data.texts), list(data.labels))
+    rows = encoder.ids_only(data.texts)
+    labels, allowed, weights = list(data.labels), list(data.allowed), list(data.weights)
+    return EncodedSplit(name, rows, labels, allowed, weights, data.scored)

@@ -1,7 +1,7 @@
-"""Training: fit the n-gram branch, train the recurrent branch, mix them on validation.
+"""Training: fit the n-gram member, train the recurrent members, mix them on validation.
 
-Runs alone or under `torchrun` (DistributedDataParallel over the recurrent branch; gloo on CPU,
-nccl on GPU). Rank 0 fits the tokenizer and the n-gram branch, evaluates, and writes checkpoints;
+Runs alone or under `torchrun` (DistributedDataParallel over the recurrent member; gloo on CPU,
+nccl on GPU). Rank 0 fits the tokenizer and the n-gram member, evaluates, and writes checkpoints;
 every epoch ends with `last.pt`, so `--resume` continues an interrupted run where it stopped.
 """
 
@@ -12,7 +12,9 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -20,14 +22,24 @@ from tqdm import tqdm
 from training import checkpoint, distributed
 from training.batching import bucketed_batches, make_batches, shard
 from training.checkpoint import Progress
-from training.combine import accuracy, branch_logits, fit_mix, mixed
 from training.config import TrainConfig
 from training.data import LabelledTexts
-from training.distributed import Runtime
+from training.distributed import Placement
+from training.losses import allowed_mask, masked_cross_entropy
+from training.mix import balanced_weights, fit_mix, member_logits, mixed
 from training.models import ModelSpec, SentimentClassifier
-from training.prepare import encode, fit_or_load_encoder, ngram_fit_rows, read_training_parts
+from training.prepare import (
+    EncodedSplit,
+    FileSplit,
+    encode,
+    fit_or_load_encoder,
+    ngram_fit_rows,
+    read_training_files,
+    save_validation,
+)
+from training.quality import classification_metrics, labels_in
 from training.tokenizer import token_characters
-from training.wide import fit_ngram_branch
+from training.wide import fit_ngram_member
 
 log = logging.getLogger(__name__)
 STEP_LOG_EVERY = 25
@@ -73,27 +85,32 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume: bool) -> None:
         self.config, self.resume = config, resume
         self.out = Path(config.out_dir)
-        self.runtime: Runtime = distributed.start(config.device, config.threads, config.seed)
+        self.placement: Placement = distributed.start(config.device, config.threads, config.seed)
         self.out.mkdir(parents=True, exist_ok=True)
         self.progress = Progress()
 
     # ---- set-up -------------------------------------------------------------------------
     def prepare(self) -> None:
-        parts = read_training_parts(self.config)
-        train_texts = LabelledTexts.concat([train for _, train, _ in parts])
-        val_texts = LabelledTexts.concat([val for _, _, val in parts])
-        if self.runtime.is_main:
+        splits = read_training_files(self.config)
+        train_texts = LabelledTexts.concat([split.train for split in splits])
+        if self.placement.is_main:
             fit_or_load_encoder(self.config, train_texts, self.out, fit=True)
-        distributed.barrier(self.runtime)
+            save_validation(splits, self.out)
+        distributed.barrier(self.placement)
         encoder = fit_or_load_encoder(self.config, train_texts, self.out, fit=False)
         self.train_split = encode(encoder, train_texts, "train")
-        self.val_split = encode(encoder, val_texts, "validation")
-        self.ngram_rows = ngram_fit_rows(self.config, parts)
+        self.val_files = [
+            encode(encoder, s.validation, s.entry.name) for s in splits if len(s.validation)
+        ]
+        self.val_split = EncodedSplit.concat(self.val_files, "validation")
+        self.val_weights = balanced_weights(self.val_files, self.config.mix_balance_labels)
+        self.ngram_rows = ngram_fit_rows(splits)
+        self.progress.data = [data_record(split) for split in splits]
         self.model = SentimentClassifier(model_spec(self.config, encoder.vocab_size))
         if self.model.token_chars.size(0) > 1:  # character n-grams or character members
             table = token_characters(encoder.tokenizer, self.model.spec.char_width)
             self.model.token_chars.copy_(torch.tensor(table, dtype=torch.int32))
-        self.model.to(self.runtime.device)
+        self.model.to(self.placement.device)
 
     def _build_optimiser(self) -> None:
         """AdamW and its schedule for the member being trained (each member starts afresh)."""
@@ -103,12 +120,14 @@ class Trainer:
         self.member = self.model.recurrent[self.progress.member]
         if self.model.spec.share_embedding and self.progress.member > 0:
             self.member.embedding.weight.requires_grad_(False)  # the first member's, kept as is
-        self.ddp = DistributedDataParallel(self.member) if self.runtime.distributed else None
+        self.ddp = DistributedDataParallel(self.member) if self.placement.distributed else None
         trainable = [p for p in self.member.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             trainable, lr=self.config.lr, weight_decay=self.config.weight_decay
         )
-        per_epoch = len(self.train_split.rows) // (self.config.batch_size * self.runtime.world_size)
+        per_epoch = len(self.train_split.rows) // (
+            self.config.batch_size * self.placement.world_size
+        )
         total = max(1, per_epoch * self.config.epochs)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, warmup_cosine(total, self.config.warmup_fraction)
@@ -135,12 +154,11 @@ class Trainer:
         if self.resume:
             log.warning("--resume: no %s yet, starting from scratch", last)
         self._build_optimiser()
-        if self.model.ngrams is not None and self.runtime.is_main:
+        if self.model.ngrams is not None and self.placement.is_main:
             started = time.perf_counter()
-            rows = [self.train_split.rows[i] for i in self.ngram_rows]
-            labels = [self.train_split.labels[i] for i in self.ngram_rows]
-            self.progress.ngram_fit = fit_ngram_branch(
-                self.model.ngrams, rows, labels, self.config.ngram_l2, self.model.token_chars
+            rows = self.train_split.subset(self.ngram_rows)
+            self.progress.ngram_fit = fit_ngram_member(
+                self.model.ngrams, rows, self.config.ngram_l2, self.model.token_chars
             )
             self.progress.ngram_fit["seconds"] = time.perf_counter() - started
 
@@ -154,23 +172,27 @@ class Trainer:
             self.config.bucket_batches,
             seed=self.config.seed + 1000 * self.progress.member + epoch,
         )
-        batches = shard(batches, self.runtime.rank, self.runtime.world_size)
+        batches = shard(batches, self.placement.rank, self.placement.world_size)
         bar = tqdm(
-            make_batches(self.train_split.rows, self.train_split.labels, batches),
+            make_batches(self.train_split, batches),
             total=len(batches),
             desc=f"member {self.progress.member} epoch {epoch}",
-            disable=not self.runtime.is_main,
+            disable=not self.placement.is_main,
             dynamic_ncols=True,
             mininterval=2.0,
         )
         loss_sum = correct = seen = 0.0
+        labels_count = self.model.spec.num_labels
         for batch in bar:
-            ids = batch.input_ids.to(self.runtime.device)
-            labels = batch.labels.to(self.runtime.device)
+            ids = batch.input_ids.to(self.placement.device)
+            labels = batch.labels.to(self.placement.device)
+            mask = allowed_mask(batch.allowed, labels_count).to(self.placement.device)
             logits = recurrent(*self.model.member_inputs(self.progress.member, ids))
-            loss = torch.nn.functional.cross_entropy(logits, labels)
+            loss = masked_cross_entropy(logits, labels, mask, batch.weights.to(labels.device))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            # the optimiser has one parameter group: exactly the member's trainable weights
+            # (a shared, frozen embedding is left out), so that is what gets clipped
             torch.nn.utils.clip_grad_norm_(
                 self.optimizer.param_groups[0]["params"], self.config.grad_clip
             )
@@ -178,7 +200,7 @@ class Trainer:
             self.scheduler.step()
             self.progress.step += 1
             loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
+            correct += (logits.masked_fill(~mask, float("-inf")).argmax(1) == labels).sum().item()
             seen += len(labels)
             bar.set_postfix(
                 loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False
@@ -192,35 +214,59 @@ class Trainer:
                     }
                 )
         loss_sum, correct, seen = distributed.all_reduce_sum(
-            self.runtime, [loss_sum, correct, seen]
+            self.placement, [loss_sum, correct, seen]
         )
         return {"train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
 
     def validate(self) -> dict[str, float]:
-        """Validation accuracy of each part and of the mix, fitted here on validation over the
-        parts trained so far (the n-gram branch and members up to the current one)."""
-        parts = branch_logits(self.model, self.val_split, 128, self.runtime.device)
-        labels = self.val_split.labels
-        lengths = torch.tensor(self.val_split.lengths())
-        names = self.model.part_names
+        """Fit the mix on validation over the members trained so far (the n-gram member and
+        recurrent members up to the current one), then score it file by file.
+
+        `val_score`, which picks the best epoch, is the mean over files of their macro-averaged
+        recall: a binary file and a three-label one, a small file and a big one, count alike.
+        """
+        members = member_logits(self.model, self.val_split, 128, self.placement.device)
+        names = self.model.member_names
         active = [i for i, n in enumerate(names) if not n.startswith("recurrent")]
         active += list(range(min(self.progress.member + 1, self.model.spec.members)))
         if self.model.recurrent is None:
-            active = list(range(len(parts)))
-        fit_mix(self.model, parts, lengths, labels, sorted(active))
-        logits = mixed(self.model, parts, lengths)
-        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
-        result = {"val_loss": float(loss), "val_accuracy": accuracy(logits, labels)}
+            active = list(range(len(members)))
+        fit_mix(self.model, members, self.val_split, self.val_weights, sorted(active))
+        logits = mixed(self.model, members, torch.tensor(self.val_split.lengths()))
+        mask = allowed_mask(self.val_split.allowed, logits.size(1))
+        targets = torch.tensor(self.val_split.labels)
+        loss = masked_cross_entropy(logits, targets, mask, self.val_weights)
+        result = {"val_loss": float(loss), **self._file_scores(logits)}
+        result["val_score"] = sum(result[f"val_{f.name}"] for f in self.val_files) / len(
+            self.val_files
+        )
         for index in sorted(active):
-            result[f"val_accuracy_{names[index]}"] = accuracy(parts[index], labels)
+            name = f"val_member_{names[index]}"
+            result[name] = self._file_scores(members[index], mean_only=True)["mean"]
         return result
+
+    def _file_scores(self, logits: torch.Tensor, mean_only: bool = False) -> dict[str, float]:
+        """Macro recall of each validation file (over the labels that file uses)."""
+        probabilities = torch.softmax(logits, dim=1).numpy()
+        scores, start = {}, 0
+        for split in self.val_files:
+            stop = start + len(split)
+            keep = labels_in(split.scored, logits.size(1))
+            metrics = classification_metrics(
+                probabilities[start:stop], np.asarray(split.labels), self.config.labels, keep
+            )
+            scores[f"val_{split.name}"] = metrics["macro_recall"]
+            start = stop
+        if mean_only:
+            return {"mean": sum(scores.values()) / len(scores)}
+        return scores
 
     # ---- bookkeeping --------------------------------------------------------------------
     def end_epoch(self, stats: dict[str, float]) -> bool:
         """Record the epoch, save checkpoints, and say whether to stop early."""
         self.progress.history.append(stats)
-        if stats["val_accuracy"] > self.progress.best_score:
-            self.progress.best_score = stats["val_accuracy"]
+        if stats["val_score"] > self.progress.best_score:
+            self.progress.best_score = stats["val_score"]
             self.progress.best_epoch = int(stats["epoch"])
             self.progress.stale_epochs = 0
             checkpoint.save(self.out / checkpoint.BEST, self.model, self.config, self.progress)
@@ -254,50 +300,64 @@ class Trainer:
             stats |= self.train_epoch(epoch)
             self.progress.epoch = epoch
             stop = False
-            if self.runtime.is_main:
+            if self.placement.is_main:
                 stats |= self.validate()
                 stats["seconds"] = time.perf_counter() - started
                 stats["lr"] = self.scheduler.get_last_lr()[0]
                 stop = self.end_epoch(stats)
-            if distributed.broadcast_flag(self.runtime, stop):
+            if distributed.broadcast_flag(self.placement, stop):
                 log.info("stopping early: no validation gain for %d epochs", self.config.patience)
                 break
 
     def finish_member(self) -> None:
         """Keep the member's best epoch, then start the next member from a fresh optimiser."""
-        distributed.barrier(self.runtime)
+        distributed.barrier(self.placement)
         best = checkpoint.load(self.out / checkpoint.BEST)
         self.model.load_state_dict(best["model"])
         self.progress.member += 1
         self.progress.epoch = self.progress.best_epoch = self.progress.stale_epochs = 0
         self.progress.best_score = -1.0
         self._build_optimiser()
-        if self.runtime.is_main:
+        if self.placement.is_main:
             self._save_last()
 
     def run(self) -> Path:
         try:
             self.prepare()
             self.restore_or_fit_ngrams()
-            if self.model.recurrent is None and self.runtime.is_main:
-                # n-gram branch alone: nothing iterative left to do
+            if self.model.recurrent is None and self.placement.is_main:
+                # n-gram member alone: nothing iterative left to do
                 self.progress.epoch = 1
                 self.end_epoch({"member": 0, "epoch": 1, **self.validate()})
             while self.progress.member < len(self.model.recurrent or []):
                 self.run_epochs()
                 self.finish_member()
         finally:
-            distributed.stop(self.runtime)
-        if self.runtime.is_main:
+            distributed.stop(self.placement)
+        if self.placement.is_main:
             final = checkpoint.restore_progress(checkpoint.load(self.out / checkpoint.BEST))
             log.info(
-                "best validation accuracy %.4f (member %d, epoch %d); checkpoint %s",
+                "best validation score %.4f (member %d, epoch %d); checkpoint %s",
                 final.best_score,
                 final.member,
                 final.best_epoch,
                 self.out / checkpoint.BEST,
             )
         return self.out / checkpoint.BEST
+
+
+def data_record(split: FileSplit) -> dict[str, Any]:
+    """What the model card says of one training file."""
+    entry = split.entry
+    return {
+        "file": entry.file,
+        "train_rows": len(split.train),
+        "validation_rows": len(split.validation),
+        "labels": entry.labels,
+        "weight": entry.weight,
+        "ngram": entry.ngram,
+        "licence": entry.licence,
+    }
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:

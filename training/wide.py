@@ -1,10 +1,10 @@
-"""Fit the hashed n-gram branch as Naive-Bayes-weighted logistic regression (Wang & Manning 2012).
+"""Fit the hashed n-gram member as Naive-Bayes-weighted logistic regression (Wang & Manning 2012).
 
 Each text is the set of its hashed id n-grams. Per label c, the log-count ratio r_c[h] measures
-how much more often bucket h occurs in texts of label c than in the others; the branch's weight is
+how much more often bucket h occurs in texts of label c than in the others; the member's weight is
 r_c[h] * w_c[h] with w fitted by full-batch L-BFGS under an L2 penalty. This convex fit takes
 seconds, does not overfit like an embedding bag trained by SGD, and gives a strong linear model
-whose mistakes differ from the recurrent branch's.
+whose mistakes differ from the recurrent member's.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ import torch
 from torch import Tensor
 
 from model.text import pad_batch
-from training.models import HashedNgramBranch, padding_mask, with_reference_label
+from training.losses import allowed_mask, masked_cross_entropy
+from training.models import NgramMember, padding_mask, with_reference_label
+from training.prepare import EncodedSplit
 
 log = logging.getLogger(__name__)
 
 
 def presence_matrix(
-    branch: HashedNgramBranch,
+    member: NgramMember,
     rows: Sequence[Sequence[int]],
     token_chars: Tensor | None = None,
     chunk: int = 512,
@@ -31,27 +33,25 @@ def presence_matrix(
     row_index, col_index = [], []
     for start in range(0, len(rows), chunk):
         ids = torch.from_numpy(pad_batch(rows[start : start + chunk]))
-        ordered, keep = branch.unique_hashes(ids, padding_mask(ids), token_chars)
-        keep &= ordered < branch.buckets  # drop the padding sentinel
+        ordered, keep = member.unique_hashes(ids, padding_mask(ids), token_chars)
+        keep &= ordered < member.buckets  # drop the padding sentinel
         rows_in_chunk, positions = keep.nonzero(as_tuple=True)
         row_index.append(rows_in_chunk + start)
         col_index.append(ordered[rows_in_chunk, positions])
     indices = torch.stack([torch.cat(row_index), torch.cat(col_index)])
     values = torch.ones(indices.size(1))
-    shape = (len(rows), branch.buckets)
+    shape = (len(rows), member.buckets)
     return torch.sparse_coo_tensor(indices, values, shape, check_invariants=False).coalesce()
 
 
 def log_count_ratios(
-    features: Tensor, labels: Tensor, num_labels: int, alpha: float = 1.0
+    features: Tensor, labels: Tensor, weights: Tensor, num_labels: int, alpha: float = 1.0
 ) -> Tensor:
-    """r [buckets, labels]: smoothed log ratio of a bucket's frequency in label c vs the rest."""
-    per_label = torch.stack(
-        [
-            torch.sparse.sum(_rows(features, labels == c), dim=0).to_dense()
-            for c in range(num_labels)
-        ]
-    )  # [C, buckets]
+    """r [buckets, labels]: smoothed log ratio of a bucket's (weighted) frequency in texts of
+    label c vs in the others."""
+    onehot = torch.zeros(len(labels), num_labels)
+    onehot[torch.arange(len(labels)), labels] = weights
+    per_label = torch.sparse.mm(features.t().coalesce(), onehot).T  # [C, buckets]
     total = per_label.sum(dim=0, keepdim=True)
     inside = per_label + alpha
     outside = total - per_label + alpha
@@ -61,27 +61,24 @@ def log_count_ratios(
     return ratio.log().T.contiguous()
 
 
-def _rows(features: Tensor, select: Tensor) -> Tensor:
-    chosen = select.nonzero(as_tuple=True)[0]
-    return torch.index_select(features, 0, chosen)
-
-
-def fit_ngram_branch(
-    branch: HashedNgramBranch,
-    rows: Sequence[Sequence[int]],
-    labels: Sequence[int],
+def fit_ngram_member(
+    member: NgramMember,
+    split: EncodedSplit,
     l2: float,
     token_chars: Tensor | None = None,
     max_iter: int = 200,
 ) -> dict[str, float]:
-    """Fit the branch's table and bias in place; returns the final loss and train accuracy.
+    """Fit the member's table and bias in place; returns the final loss and train accuracy.
 
+    The loss is `training.losses`' (binary rows never see neutral; file weights apply).
     `token_chars` (the model's token -> code points table) is needed for character n-grams.
     """
-    features = presence_matrix(branch, rows, token_chars)
-    targets = torch.tensor(labels)
-    num_labels = branch.bias.numel()
-    ratios = log_count_ratios(features, targets, num_labels)[:, 1:]  # [buckets, C-1]
+    features = presence_matrix(member, split.rows, token_chars)
+    targets = torch.tensor(split.labels)
+    row_weights = torch.tensor(split.weights, dtype=torch.float32)
+    num_labels = member.bias.numel()
+    mask = allowed_mask(split.allowed, num_labels)
+    ratios = log_count_ratios(features, targets, row_weights, num_labels)[:, 1:]  # [buckets, C-1]
     weights = torch.zeros_like(ratios, requires_grad=True)
     bias = torch.zeros(num_labels, requires_grad=True)
     optimizer = torch.optim.LBFGS(
@@ -91,25 +88,27 @@ def fit_ngram_branch(
     def closure() -> Tensor:
         optimizer.zero_grad()
         logits = with_reference_label(torch.sparse.mm(features, ratios * weights)) + bias
-        loss = torch.nn.functional.cross_entropy(logits, targets) + l2 * weights.pow(2).sum()
+        loss = masked_cross_entropy(logits, targets, mask, row_weights)
+        loss = loss + l2 * weights.pow(2).sum()
         loss.backward()
         return loss
 
     loss = optimizer.step(closure)
     with torch.no_grad():
-        branch.table.weight[: branch.buckets] = ratios * weights
-        branch.table.weight[branch.buckets] = 0.0
-        branch.bias.copy_(bias)
-        accuracy = (branch_logits_from(features, branch).argmax(1) == targets).float().mean()
+        member.table.weight[: member.buckets] = ratios * weights
+        member.table.weight[member.buckets] = 0.0
+        member.bias.copy_(bias)
+        logits = member_logits_from(features, member).masked_fill(~mask, float("-inf"))
+        accuracy = (logits.argmax(1) == targets).float().mean()
     log.info(
-        "n-gram branch: %d texts, %d n-gram occurrences, train accuracy %.4f",
-        len(rows),
+        "n-gram member: %d texts, %d n-gram occurrences, train accuracy %.4f",
+        len(split),
         features._nnz(),
         accuracy,
     )
     return {"loss": loss.item(), "train_accuracy": accuracy.item()}
 
 
-def branch_logits_from(features: Tensor, branch: HashedNgramBranch) -> Tensor:
-    scores = torch.sparse.mm(features, branch.table.weight[: branch.buckets])  # [N, C-1]
-    return with_reference_label(scores) + branch.bias
+def member_logits_from(features: Tensor, member: NgramMember) -> Tensor:
+    scores = torch.sparse.mm(features, member.table.weight[: member.buckets])  # [N, C-1]
+    return with_reference_label(scores) + member.bias

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from training.config import ConfigError, build_config, help_lines
+from training.config import ConfigError, DataFile, build_config, help_lines
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -15,7 +15,7 @@ def test_defaults_then_toml_then_flags(tmp_path: Path):
     toml = write(tmp_path, 'epochs = 3\n[model]\nhidden_dim = 64\narch = "gru"\n')
     config = build_config(toml, {"epochs": "5", "train-files": "a.tsv,b.tsv"})
     assert (config.epochs, config.hidden_dim, config.arch) == (5, 64, "gru")
-    assert config.train_files == ["a.tsv", "b.tsv"]
+    assert config.train_files == [DataFile("a.tsv"), DataFile("b.tsv")]
     assert config.batch_size == 32  # untouched default
 
 
@@ -36,6 +36,11 @@ def test_unknown_key_is_refused_with_a_suggestion(tmp_path: Path):
         ("name = 7\n", "name: expected str, got 7"),
         ("lowercase = 1\n", "lowercase: expected bool"),
         ('train_files = "a.tsv"\n', "train_files: expected a list of strings"),
+        ("train_files = [{ weight = 2.0 }]\n", "train_files: each entry is a path or a table"),
+        ('train_files = [{ file = "a.tsv", wieght = 2.0 }]\n', r"unknown key\(s\) \['wieght'\]"),
+        ('train_files = [{ file = "a.tsv", weight = "2" }]\n', "weight: expected float"),
+        ('test_files = [{ file = "a.tsv", part = "half" }]\n', "part must be one of"),
+        ('train_files = [{ file = "a.tsv", labels = ["bad", "good"] }]\n', "must be among"),
         ("lr = true\n", "lr: expected float"),
     ],
 )
@@ -57,6 +62,30 @@ def test_wrong_types_in_toml_are_refused(tmp_path: Path, toml: str, message: str
 def test_bad_flag_values_are_refused(flags: dict, message: str):
     with pytest.raises(ConfigError, match=message):
         build_config(None, flags)
+
+
+def test_a_file_table_sets_its_own_labels_weight_and_validation(tmp_path: Path):
+    toml = write(
+        tmp_path,
+        'labels = ["negative", "neutral", "positive"]\n'
+        'train_files = ["a.tsv", { file = "b.tsv", labels = ["negative", "positive"], '
+        'weight = 0.5, validation = "b_dev.tsv" }]\n',
+    )
+    config = build_config(toml, {})
+    second = config.train_files[1]
+    assert (second.labels, second.weight, second.validation) == (
+        ["negative", "positive"],
+        0.5,
+        "b_dev.tsv",
+    )
+    assert config.train_files[0] == DataFile("a.tsv")
+
+
+def test_a_saved_config_with_file_tables_reads_back_the_same():
+    from training.config import config_from_dict
+
+    config = build_config(None, {"train-files": '[{"file": "x.tsv", "weight": 2}]'})
+    assert config_from_dict(config.to_dict()) == config
 
 
 def test_broken_toml_names_the_file(tmp_path: Path):

@@ -77,7 +77,9 @@ def test_tiny_run_is_clearly_above_chance_with_onnx_runtime_alone(small_bundle: 
 def test_bundle_records_metrics_config_and_checks(small_bundle: Path):
     manifest = load_bundle(small_bundle).manifest
     assert set(manifest.variants) == {"fp32", "int8"}
-    assert manifest.variants["int8"].metrics["validation"]["n"] == 300
+    assert manifest.variants["int8"].metrics["validation:imdb-train"]["n"] == 300
+    assert manifest.cascade["file"] == "fast.onnx" and manifest.cascade["threshold"] > 0.0
+    assert "imdb-train" in manifest.cascade["validation"]
     assert manifest.training_config["max_train_rows"] == 3000
     assert manifest.architecture["export_checks"]["padding_max_diff"] <= 1e-4
     assert "onnxruntime" in manifest.library_versions

@@ -59,6 +59,6 @@ def test_ensemble_members_train_one_after_another(tmp_path: Path):
     Trainer(config, resume=False).run()
     progress = checkpoint.restore_progress(checkpoint.load(tmp_path / "members/last.pt"))
     assert [(h["member"], h["epoch"]) for h in progress.history] == [(0, 1), (0, 2), (1, 1), (1, 2)]
-    assert "val_accuracy_recurrent1" in progress.history[-1]
+    assert "val_member_recurrent1" in progress.history[-1]
     mix = checkpoint.load(tmp_path / "members/best.pt")["model"]["mix"]
-    assert mix.shape == (3, 2)  # two members and the n-gram branch
+    assert mix.shape == (3, 2)  # two members and the n-gram member

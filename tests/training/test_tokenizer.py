@@ -1,13 +1,17 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model.bundle import Truncation
 from model.text import UNK_ID, TextEncoder
-from training.tokenizer import train_tokenizer
+from training.config import NORMALIZER_STEPS, TrainConfig
+from training.tokenizer import build_normalizer, token_characters, train_tokenizer
 
 ENGLISH = [
-    "This movie was great!<br /><br />I loved the acting.",
-    "A dull, boring film. The plot made no sense.",
-    "Terrible acting, but the music was wonderful.",
+    "This movie was great!<br /><br />I loved the acting :)",
+    "A dull, boring film. The plot made no sense :(",
+    "Terrible acting, but the music was wonderful 😍 <3",
+    "@someone check https://example.com it's sooo good &amp; cheap",
 ] * 30
 KOREAN = [
     "아 더빙.. 진짜 짜증나네요 목소리",
@@ -18,26 +22,80 @@ KOREAN = [
 ] * 30
 
 
-def encoder(texts: list[str], max_length: int = 64, head: int = 16, lowercase: bool = True):
-    tokenizer = train_tokenizer(texts, "wordpiece", 300, lowercase, min_frequency=1)
-    return TextEncoder(tokenizer, Truncation(max_length, head))
+def encoder(texts: list[str], max_length: int = 64, head: int = 16, **options) -> TextEncoder:
+    config = TrainConfig(vocab_size=options.pop("vocab_size", 600), **options)
+    return TextEncoder(train_tokenizer(texts, config), Truncation(max_length, head))
 
 
-def test_english_markup_is_removed_and_text_lower_cased():
-    tokens = encoder(ENGLISH).encode("GREAT movie<br />I LOVED it").tokens
+@pytest.fixture(scope="module")
+def english() -> TextEncoder:
+    return encoder(ENGLISH)
+
+
+def normalized(text: str, steps=NORMALIZER_STEPS) -> str:
+    return build_normalizer(steps).normalize_str(text)
+
+
+def test_markup_is_removed_and_text_lower_cased(english: TextEncoder):
+    tokens = english.encode("GREAT movie<br />I LOVED it").tokens
     assert "<" not in "".join(tokens) and "br" not in tokens
-    assert tokens[:2] == ["great", "movie"]
+    assert tokens[:2] == ["▁great", "▁movie"]
 
 
-def test_nfkc_folds_full_width_characters():
-    english = encoder(ENGLISH)
-    assert english.encode("ＧＲＥＡＴ　ｍｏｖｉｅ").ids == english.encode("great movie").ids
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Tom &amp; Jerry &quot;ok&quot; &lt;3", 'tom & jerry "ok" <3'),
+        ("@Some_One thanks!", "@user thanks!"),
+        ("see https://t.co/AbC and www.example.com/x now", "see http and http now"),
+        ("Soooo goooood, yesss", "soo good, yess"),
+        ("I\u2019m \u201cfine\u201d", 'i\'m "fine"'),
+        ("👍🏽 ❤️", "👍 ❤"),
+        ("a \t\n  b", "a b"),
+        ("ＧＲＥＡＴ　ｍｏｖｉｅ", "great movie"),
+    ],
+)
+def test_each_normalisation_step(raw: str, clean: str):
+    assert normalized(raw) == clean
+
+
+@pytest.mark.parametrize("step", ["mentions", "links", "elongation", "entities"])
+def test_a_step_left_out_leaves_its_text_alone(step: str):
+    raw = {"mentions": "@Bob", "links": "http://x.io", "elongation": "sooo", "entities": "&amp;"}
+    steps = [s for s in NORMALIZER_STEPS if s != step]
+    assert normalized(raw[step], steps) == raw[step].lower()
+
+
+def test_emoticons_and_emoji_are_whole_tokens(english: TextEncoder):
+    tokens = english.encode("loved it :) 😍 but <3").tokens
+    assert ":)" in tokens and "😍" in tokens and "<3" in tokens
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_no_text_maps_to_an_unknown_token(text: str):
+    assert UNK_ID not in ENGLISH_ENCODER.encode(text + " x").ids
+
+
+ENGLISH_ENCODER = encoder(ENGLISH)
+
+
+def test_characters_the_vocabulary_lacks_become_bytes_and_decode_back(english: TextEncoder):
+    encoded = english.encode("🦄")
+    assert encoded.tokens[-4:] == ["<0xF0>", "<0x9F>", "<0xA6>", "<0x84>"]
+    assert english.tokenizer.decode(encoded.ids).strip() == "🦄"
+
+
+def test_byte_tokens_have_a_stand_in_character_for_ngrams(english: TextEncoder):
+    table = token_characters(english.tokenizer, 4)
+    row = table[english.tokenizer.token_to_id("<0xF0>")]
+    assert row[0] == 0x110000 + 0xF0 and row[1:] == [0, 0, 0]
 
 
 def test_korean_is_split_into_known_subwords_not_unknowns():
-    encoded = encoder(KOREAN).encode("진짜 재미있어요 영화 최악")
+    encoded = encoder(KOREAN, language="ko").encode("진짜 재미있어요 영화 최악")
     assert UNK_ID not in encoded.ids
-    assert encoded.tokens[0] == "진짜"
+    assert encoded.tokens[0] == "▁진짜"
 
 
 def test_korean_compatibility_jamo_are_normalised():
@@ -55,12 +113,13 @@ def test_head_and_tail_truncation_keeps_both_ends():
     assert len(encoded.tokens) == len(encoded.offsets) == 8
 
 
-def test_text_without_tokens_becomes_one_unknown():
-    encoded = encoder(ENGLISH).encode("<br /><br />")
+def test_text_without_tokens_becomes_one_unknown(english: TextEncoder):
+    encoded = english.encode("<br /><br />")
     assert encoded.ids == [UNK_ID] and not encoded.truncated
 
 
 @pytest.mark.parametrize("kind", ["wordpiece", "unigram", "bpe"])
 def test_every_tokenizer_kind_reserves_pad_and_unk(kind: str):
-    tokenizer = train_tokenizer(ENGLISH + KOREAN, kind, 400, True, min_frequency=1)
+    config = TrainConfig(tokenizer=kind, vocab_size=700, byte_fallback=kind != "wordpiece")
+    tokenizer = train_tokenizer(ENGLISH + KOREAN, config)
     assert tokenizer.token_to_id("[PAD]") == 0 and tokenizer.token_to_id("[UNK]") == 1
