@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--run", required=True, type=Path, help="run folder (the train --out-dir)")
     export.add_argument("--out", required=True, type=Path, help="bundle folder to write")
     export.add_argument("--no-quantize", action="store_true", help="skip the int8 variant")
+    export.add_argument(
+        "--card-config",
+        help="TOML whose release_notes and known_limits replace the run's (documentation only)",
+    )
     _evaluate_arguments(
         commands.add_parser(
             "evaluate", help="accuracy, macro-F1, confusion matrix and calibration of a bundle"
@@ -116,7 +120,8 @@ def _train(args: argparse.Namespace, extra: list[str]) -> None:
 def _export(args: argparse.Namespace) -> None:
     from training.package import export_bundle
 
-    export_bundle(args.run, args.out, quantize=False if args.no_quantize else None)
+    quantize = False if args.no_quantize else None
+    export_bundle(args.run, args.out, quantize=quantize, card_config=args.card_config)
 
 
 def _evaluate(args: argparse.Namespace) -> None:

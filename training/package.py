@@ -32,7 +32,7 @@ from training.cascade import (
     outcomes,
 )
 from training.cascade import report as cascade_report
-from training.config import TrainConfig
+from training.config import TrainConfig, build_config
 from training.data import LabelledTexts
 from training.evaluate import evaluate_texts
 from training.export import export_onnx, quantize_int8, verify_export
@@ -178,6 +178,13 @@ def _measure_cascade(
                  metrics["fast_fraction"])  # fmt: skip
 
 
+def with_card_text(config: TrainConfig, toml_path: str) -> TrainConfig:
+    current = build_config(toml_path, {})
+    return dataclasses.replace(
+        config, release_notes=current.release_notes, known_limits=current.known_limits
+    )
+
+
 def _mean_accuracy(metrics: dict[str, dict[str, Any]]) -> float:
     scores = [m["accuracy"] for name, m in metrics.items() if name.startswith("validation")]
     return sum(scores) / len(scores)
@@ -192,10 +199,18 @@ def choose_default(manifest: Manifest, config: TrainConfig) -> str:
     return "int8" if 100 * (fp32 - int8) <= config.int8_tolerance else "fp32"
 
 
-def export_bundle(run_dir: Path, out_dir: Path, quantize: bool | None = None) -> Path:
-    """Write a verified bundle for the best checkpoint of `run_dir` into `out_dir`."""
+def export_bundle(
+    run_dir: Path, out_dir: Path, quantize: bool | None = None, card_config: str | None = None
+) -> Path:
+    """Write a verified bundle for the best checkpoint of `run_dir` into `out_dir`.
+
+    `card_config`: a TOML whose documentation-only fields (release notes, known limits) replace
+    the run's, so the model card can be corrected without training again.
+    """
     payload = checkpoint.load(run_dir / checkpoint.BEST)
     model, config = checkpoint.restore_model(payload)
+    if card_config:
+        config = with_card_text(config, card_config)
     progress = checkpoint.restore_progress(payload)
     quantize = config.quantize if quantize is None else quantize
     encoder = TextEncoder.from_file(run_dir / TOKENIZER_NAME, truncation_of(config))
