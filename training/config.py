@@ -159,7 +159,7 @@ class TrainConfig:
     int8_default: bool = False
     int8_tolerance: float = 0.5  # accuracy points int8 may lose and still be the default
     cascade: bool = True  # also export the n-gram member alone as a fast path (needs one)
-    cascade_max_drop: float = 0.002  # accuracy the cascade may lose on any validation file
+    cascade_max_drop: float = 0.002  # share of texts the cascade may answer unlike the full model
 
     def resolve(self, path: str) -> Path:
         """A data file's path: absolute, inside an installed package, or under data_dir."""

@@ -168,3 +168,51 @@ def quantize_int8(source: Path, target: Path) -> None:
 class _DropAdvice(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return "pre-processing before quantization" not in record.getMessage()
+
+
+SHARED_WEIGHTS_FILE = "shared.weights"
+
+
+def share_large_initializers(
+    folder: Path, graphs: Sequence[str], min_bytes: int = 1 << 20
+) -> list[str]:
+    """Move the large initializers that several graphs hold byte for byte (the cascade's n-gram
+    table, in both the whole model and the fast path) into one external-data file that every one
+    of them points at, so the bundle stores each table once. Returns the names moved.
+
+    ONNX Runtime reads external data relative to the model file, so sessions must be created
+    from the file path (as the service and `training` do), not from bytes.
+    """
+    models = {name: onnx.load(str(folder / name)) for name in graphs}
+    tables: dict[str, list[onnx.TensorProto]] = {}
+    for model in models.values():
+        for tensor in model.graph.initializer:
+            if len(tensor.raw_data) >= min_bytes:
+                tables.setdefault(tensor.name, []).append(tensor)
+    shared = {
+        name: found
+        for name, found in tables.items()
+        if len(found) > 1 and all(t.raw_data == found[0].raw_data for t in found)
+    }
+    if not shared:
+        return []
+    offset = 0
+    with (folder / SHARED_WEIGHTS_FILE).open("wb") as out:
+        for found in shared.values():
+            data = found[0].raw_data
+            out.write(data)
+            for tensor in found:
+                _point_at(tensor, offset, len(data))
+            offset += len(data)
+    for name, model in models.items():
+        onnx.save(model, str(folder / name))
+    return sorted(shared)
+
+
+def _point_at(tensor: onnx.TensorProto, offset: int, length: int) -> None:
+    tensor.ClearField("raw_data")
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    del tensor.external_data[:]
+    for key, value in (("location", SHARED_WEIGHTS_FILE), ("offset", offset), ("length", length)):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, str(value)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from model.bundle import (
@@ -35,7 +36,15 @@ from training.cascade import report as cascade_report
 from training.config import TrainConfig, build_config
 from training.data import LabelledTexts
 from training.evaluate import evaluate_texts
-from training.export import export_onnx, quantize_int8, verify_export
+from training.export import (
+    ExportError,
+    export_onnx,
+    quantize_int8,
+    run_onnx,
+    session,
+    share_large_initializers,
+    verify_export,
+)
 from training.mix import balanced_weights, member_logits, mixed
 from training.models import SentimentClassifier
 from training.onnx_classifier import OnnxClassifier
@@ -113,6 +122,18 @@ def _write_cascade(
         "validation": cascade_report(outcome, threshold),
         "metrics": {},
     }
+
+
+def share_tables(folder: Path, ids: np.ndarray) -> list[str]:
+    """Store the n-gram table once for both graphs; both must answer exactly as before."""
+    graphs = [MODEL_FILE, FAST_FILE]
+    before = [run_onnx(session(folder / name), ids) for name in graphs]
+    moved = share_large_initializers(folder, graphs)
+    after = [run_onnx(session(folder / name), ids) for name in graphs]
+    if any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)):
+        raise ExportError("graphs answer differently once their tables are shared")
+    log.info("stored once for both graphs: %s", ", ".join(moved) or "nothing")
+    return moved
 
 
 def _manifest(
@@ -228,6 +249,7 @@ def export_bundle(
     manifest = _manifest(config, model, report, variants, progress.data)
     if config.cascade and model.ngrams is not None and model.recurrent is not None:
         manifest.cascade = _write_cascade(model, config, validation, encoder, staging)
+        manifest.cascade["shared_tables"] = share_tables(staging, pad_batch(rows[:8]))
     write_manifest(staging, manifest)
     held = {f"validation:{name}": data for name, data in validation.items()}
     _measure(staging, manifest, config, {**held, **read_test_sets(config)})

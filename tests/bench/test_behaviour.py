@@ -1,0 +1,68 @@
+"""The behavioural suite (bench/behaviour.py): its shape, and the shipped bundles' pass rate per
+capability held above a floor (the served path: cascade included).
+
+The floors are the rates measured when the bundles were exported (docs/results/quality-*.json),
+rounded down to the next 5 points, so a bundle or tokenizer change that breaks a capability
+fails here; the 85% goal of the models issue is reported in docs/training.md, not asserted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.behaviour import Case, english_suite, korean_suite, run_suite
+from model.bundle import load_bundle
+from tests.factories import REPO
+
+SHIPPED = REPO / "model" / "bundles"
+FLOORS: dict[str, dict[str, float]] = {
+    "sentiment-en": {},
+    "sentiment-ko": {},
+}
+
+
+def test_english_suite_covers_every_capability_with_enough_cases() -> None:
+    cases = english_suite()
+    per_capability: dict[str, int] = {}
+    for case in cases:
+        per_capability[case.capability] = per_capability.get(case.capability, 0) + 1
+    assert len(cases) >= 300
+    assert len(per_capability) == 9
+    assert min(per_capability.values()) >= 15, per_capability
+    assert len({c.text for c in cases}) == len(cases), "duplicate texts"
+
+
+def test_run_suite_counts_passes_and_keeps_failures() -> None:
+    cases = [
+        Case("a", "x", ("positive",)),
+        Case("a", "y", ("negative",)),
+        Case("b", "z", ("neutral",)),
+    ]
+    results = run_suite(cases, lambda texts: ["positive"] * len(texts))
+    assert [(r.capability, r.passed, r.total) for r in results] == [("a", 1, 2), ("b", 0, 1)]
+    assert results[0].failures == [("y", "positive")]
+
+
+def served_labels(bundle_dir: Path):
+    from training.onnx_classifier import OnnxClassifier
+
+    bundle = load_bundle(bundle_dir)
+    classifier = OnnxClassifier(bundle, cascade=bool(bundle.manifest.cascade))
+    labels = bundle.manifest.labels
+
+    def predict(texts: list[str]) -> list[str]:
+        return [labels[i] for i in classifier.predict_proba(texts).argmax(axis=1)]
+
+    return predict
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_shipped_bundle_holds_its_floor_per_capability(name: str) -> None:
+    cases = english_suite() if name.endswith("-en") else korean_suite()
+    results = run_suite(cases, served_labels(SHIPPED / name))
+    rates = {r.capability: r.rate for r in results}
+    assert set(rates) == set(FLOORS[name]), "a capability without a floor, or a floor without one"
+    below = {c: round(rate, 3) for c, rate in rates.items() if rate < FLOORS[name][c]}
+    assert not below, f"{name} below its floor: {below} (floors {FLOORS[name]})"
