@@ -92,12 +92,13 @@ class Scorer:
             probs = bucketed_probabilities(self.full, rows)
             return Scores(probs.tolist(), [FULL] * len(rows), time.perf_counter() - started)
         candidates = [i for i, forced in enumerate(full_only) if not forced]
-        fast = bucketed_probabilities(self.fast, [rows[i] for i in candidates])
-        confident = {i for i, p in zip(candidates, fast, strict=True) if p.max() >= self.threshold}
-        paths = [FAST if i in confident else FULL for i in range(len(rows))]
+        fast = bucketed_probabilities(self.fast, [rows[i] for i in candidates])  # [K, C]
+        confident = np.zeros(len(rows), dtype=bool)
+        confident[candidates] = fast.max(axis=1) >= self.threshold
         probs = np.empty((len(rows), fast.shape[1]))
         probs[candidates] = fast
-        rest = [i for i in range(len(rows)) if i not in confident]
+        rest = np.flatnonzero(~confident).tolist()
         if rest:
             probs[rest] = bucketed_probabilities(self.full, [rows[i] for i in rest])
+        paths = [FAST if c else FULL for c in confident.tolist()]
         return Scores(probs.tolist(), paths, time.perf_counter() - started)

@@ -102,3 +102,19 @@ async def test_three_labels_are_answered(cascade_dir: Path) -> None:
         (prediction,) = await predict(client, {"text": "it is a film"})
     assert list(prediction["probabilities"]) == ["negative", "neutral", "positive"]
     assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+
+
+async def test_v2_infer_takes_the_full_model_parameter(cascade_dir: Path) -> None:
+    body = {"inputs": [{"name": "text", "shape": [len(TEXTS)], "datatype": "BYTES", "data": TEXTS}]}
+    async with serving(create_app(make_settings(cascade_dir))) as client:
+        forced = await client.post(
+            "/v2/models/tiny-en/infer", json={**body, "parameters": {"full_model": True}}
+        )
+        wrong = await client.post(
+            "/v2/models/tiny-en/infer", json={**body, "parameters": {"full_model": "yes"}}
+        )
+        metrics = (await client.get("/metrics")).text
+    assert forced.status_code == 200
+    full = f'sentiment_cascade_texts_total{{model="tiny-en",path="full"}} {float(len(TEXTS))}'
+    assert full in metrics
+    assert wrong.status_code == 422 and "full_model" in wrong.json()["error"]
