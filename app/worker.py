@@ -69,6 +69,8 @@ def estimated_tokens(text: str, max_length: int) -> int:
 
 
 class ModelWorker:
+    """One served model: its tokenizer, its graphs and its batcher (started by `start`)."""
+
     def __init__(
         self,
         bundle: Bundle,
