@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.middleware import CTX_KEY, RequestContext
+from app.context import CONTEXT_KEY, RequestContext
 from app.service import Service
 
 
@@ -15,7 +15,7 @@ async def get_service(request: Request) -> Service:
 
 
 async def get_context(request: Request) -> RequestContext:
-    return request.scope[CTX_KEY]
+    return request.scope[CONTEXT_KEY]
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

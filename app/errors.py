@@ -6,12 +6,14 @@ FastAPI's validation errors, Starlette's 404/405, body limits, auth, and unexpec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from app.context import context_of
 from app.responses import JSONBytesResponse
 
 
@@ -95,17 +97,17 @@ def error_response(exc: BaseException, scope: dict | None = None) -> JSONBytesRe
     status, kind = status_and_type(exc)
     message = exc.message if isinstance(exc, ServiceError) else INTERNAL_MESSAGE
     headers = exc.headers if isinstance(exc, ServiceError) else None
-    if scope is not None:
-        context = scope.get("sentiment.ctx")
-        if context is not None:
-            context.error_type = kind
+    context = context_of(scope) if scope is not None else None
+    if context is not None:
+        context.error_type = kind
     return JSONBytesResponse({"error": message, "type": kind}, status_code=status, headers=headers)
 
 
-def validation_message(exc: RequestValidationError) -> str:
-    """Pydantic's errors as one line: where, then what is wrong, for each problem."""
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Pydantic's errors (locations start with "body") as one line: where, then what is wrong,
+    for each problem. The one wording of every validation error, whichever parser found it."""
     parts = []
-    for error in exc.errors()[:10]:
+    for error in errors[:10]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
         kind = error.get("type")
         if kind == "json_invalid":
@@ -145,7 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(
         request: Request, exc: RequestValidationError
     ) -> JSONBytesResponse:
-        return error_response(InvalidInput(validation_message(exc)), request.scope)
+        return error_response(InvalidInput(validation_message(exc.errors())), request.scope)
 
     async def on_http_exception(request: Request, exc: HTTPException) -> JSONBytesResponse:
         error = from_http_exception(exc, request)

@@ -11,7 +11,6 @@ from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.errors import install_error_handlers
-from app.fastpath import FastPredictMiddleware
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -30,12 +29,12 @@ DESCRIPTION = (
 
 def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: Service) -> None:
     """Added innermost first: the request context wraps everything, so every answer (401 and 413
-    included) carries the request id and is counted; the /predict short way is innermost, so
+    included) carries the request id and is counted; the /predict endpoint is innermost, so
     auth and the body limit apply to it as to every route."""
     app.add_middleware(
-        FastPredictMiddleware,
+        predict.PredictEndpoint,
         answer=partial(predict.answer_predict, service),
-        route=predict.route_of("/predict"),
+        route=predict.route_of(predict.PREDICT_PATH),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_key is not None:
@@ -91,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings, metrics, service)
     if settings.api_key is not None:
         document_bearer_auth(app, settings.metrics_require_key)
+    predict.document_predict_body(app)
     return app

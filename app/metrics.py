@@ -2,17 +2,26 @@
 
 Labelled children are cached, since `.labels()` costs a dict lookup and a lock per call on the
 hot path. Queue depth is read at scrape time, so submitting work pays nothing for it.
+
+Each stage is observed once: tokenization per request (wherever it ran), queue per text, and
+inference per batch as the time spent in ONNX Runtime only (the batch worker's tokenization is
+not in it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.batcher import BatchStats
+from app.scoring import FAST, FULL
+
+if TYPE_CHECKING:
+    from app.scoring import Scores
 
 LATENCY_BUCKETS = (
     0.0002,
@@ -83,6 +92,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.cascade_texts = Counter(
+            "sentiment_cascade_texts",
+            "Texts answered by each path of a model: fast (the cascade's cheap graph) or full",
+            ["model", "path"],
+            registry=r,
+        )
         self.model_info = Gauge(
             "sentiment_model_info",
             "Loaded models (value 1)",
@@ -112,18 +127,32 @@ class Metrics:
         self._child(self.stage, model, stage).observe(seconds)
 
     def batch_observer(self, model: str) -> Callable[[BatchStats], None]:
-        """A callback for the model's batcher: batch size, padded tokens, queue and run time."""
+        """A callback for the model's batcher: batch size, padded tokens, each text's wait."""
         size = self._child(self.batch_size, model)
         tokens = self._child(self.batch_tokens, model)
         queue = self._child(self.stage, model, "queue")
-        inference = self._child(self.stage, model, "inference")
 
         def observe(stats: BatchStats) -> None:
             size.observe(stats.size)
             tokens.observe(stats.padded)
-            inference.observe(stats.run_s)
             for wait in stats.waits:
                 queue.observe(wait)
+
+        return observe
+
+    def scores_observer(self, model: str) -> Callable[[Scores], None]:
+        """A callback for the model's batch function: ONNX Runtime time, texts per path."""
+        inference = self._child(self.stage, model, "inference")
+        fast = self._child(self.cascade_texts, model, FAST)
+        full = self._child(self.cascade_texts, model, FULL)
+
+        def observe(scores: Scores) -> None:
+            inference.observe(scores.inference_s)
+            answered_fast = scores.paths.count(FAST)
+            if answered_fast:
+                fast.inc(answered_fast)
+            if answered_fast < len(scores.paths):
+                full.inc(len(scores.paths) - answered_fast)
 
         return observe
 

@@ -11,29 +11,17 @@ import logging
 import random
 import re
 import time
-from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.context import CONTEXT_KEY, RequestContext
 from app.errors import PayloadTooLarge, error_response
-from app.inference import StageTimes
 from app.logs import request_id_var
 from app.metrics import Metrics
 
 log = logging.getLogger("app.access")
-CTX_KEY = "sentiment.ctx"
 _VALID_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII without spaces, at most 128 chars
 QUIET_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready", "/metrics"})
-
-
-@dataclass(slots=True)
-class RequestContext:
-    """Per-request facts that routes and handlers add for the access log and metrics."""
-
-    request_id: str
-    error_type: str | None = None
-    model: str | None = None
-    times: StageTimes | None = None
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
@@ -72,7 +60,7 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         context = RequestContext(request_id_of(scope))
-        scope[CTX_KEY] = context
+        scope[CONTEXT_KEY] = context
         token = request_id_var.set(context.request_id)
         id_header = (b"x-request-id", context.request_id.encode())
         status = 0
@@ -116,11 +104,8 @@ class RequestContextMiddleware:
             extra["model"] = context.model
         if context.error_type is not None:
             extra["error_type"] = context.error_type
-        times = context.times
-        if times is not None:
-            extra["tokenization_ms"] = round(times.tokenization, 3)
-            extra["queue_ms"] = round(times.queue, 3)
-            extra["inference_ms"] = round(times.inference, 3)
+        if context.times is not None:
+            extra.update(context.times.log_fields())
         log.log(level, "request", extra=extra)
 
 

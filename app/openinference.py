@@ -8,8 +8,8 @@ import math
 from typing import Any
 
 from app.errors import InvalidInput, ModelNotFound
-from app.registry import ServedModel
 from app.schemas_v2 import InferenceRequest
+from app.worker import ModelWorker
 
 INPUT_NAME = "text"
 OUTPUTS = ("probabilities", "label")
@@ -51,10 +51,14 @@ def requested_outputs(request: InferenceRequest) -> list[str]:
     return names
 
 
-def truncate_of(request: InferenceRequest, default: bool) -> bool:
-    value = (request.parameters or {}).get("truncate", default)
+def flag_of(request: InferenceRequest, name: str) -> bool | None:
+    """A boolean request parameter ("truncate", "full_model"); None when not sent."""
+    parameters = request.parameters or {}
+    if name not in parameters:
+        return None
+    value = parameters[name]
     if not isinstance(value, bool):
-        raise InvalidInput('parameter "truncate" must be true or false')
+        raise InvalidInput(f'parameter "{name}" must be true or false')
     return value
 
 
@@ -77,7 +81,7 @@ def output_tensors(names: list[str], labels: list[str], probs: list[list[float]]
     return [tensors[name]() for name in names]
 
 
-def check_version(model: ServedModel, version: str | None) -> None:
+def check_version(model: ModelWorker, version: str | None) -> None:
     served = model.bundle.manifest.version
     if version is not None and version != served:
         raise ModelNotFound(
@@ -85,7 +89,7 @@ def check_version(model: ServedModel, version: str | None) -> None:
         )
 
 
-def model_metadata(model: ServedModel) -> dict[str, Any]:
+def model_metadata(model: ModelWorker) -> dict[str, Any]:
     return {
         "name": model.name,
         "versions": [model.bundle.manifest.version],

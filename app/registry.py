@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from app.batcher import Batcher
+from app.batcher import BatchLimits
 from app.errors import ModelNotFound
-from app.runtime import ModelRuntime, RuntimeConfig, open_session
+from app.metrics import Metrics
+from app.scoring import NO_CASCADE, Scorer
+from app.session import RuntimeConfig, open_session
 from app.settings import Settings
+from app.worker import ModelWorker
 from model import Bundle, BundleError, discover_bundles, load_bundle, read_manifest
 from model.text import TextEncoder, pad_batch
 
@@ -35,50 +37,12 @@ class StartupError(RuntimeError):
 
 
 @dataclass
-class ServedModel:
-    bundle: Bundle
-    encoder: TextEncoder
-    runtime: ModelRuntime
-    batcher: Batcher | None = None  # set once the service starts it
-
-    @property
-    def name(self) -> str:
-        return self.bundle.manifest.name
-
-    @property
-    def labels(self) -> list[str]:
-        return self.bundle.manifest.labels
-
-    @property
-    def batch_workers(self) -> int:
-        return self.batcher.limits.workers if self.batcher else 0
-
-    @property
-    def max_length(self) -> int:
-        return self.bundle.manifest.max_length
-
-    def describe(self) -> dict[str, Any]:
-        manifest = self.bundle.manifest
-        variant = manifest.variants[self.runtime.variant]
-        return {
-            "name": manifest.name,
-            "version": manifest.version,
-            "language": manifest.language,
-            "labels": manifest.labels,
-            "max_length": manifest.max_length,
-            "metrics": variant.metrics,
-            "runtime": {**self.runtime.describe(), "batch_workers": self.batch_workers},
-            "manifest": manifest.to_json(),
-        }
-
-
-@dataclass
 class ModelRegistry:
-    models: dict[str, ServedModel]
+    models: dict[str, ModelWorker]
     default: str
     failed: dict[str, str] = field(default_factory=dict)  # refused bundle -> reason
 
-    def get(self, name: str | None) -> ServedModel:
+    def get(self, name: str | None) -> ModelWorker:
         """Look a name up among loaded models only; names never become paths."""
         model = self.models.get(name or self.default)
         if model is None:
@@ -118,49 +82,79 @@ def choose(names: dict[str, Path], wanted: list[str], default: str) -> tuple[lis
     return selected, required
 
 
-def load_model(folder: Path, variant: str | None, config: RuntimeConfig) -> ServedModel:
+@dataclass(frozen=True)
+class LoadPlan:
+    """How every model is opened: variant, sessions, cascade, batching, and where stats go."""
+
+    variant: str | None = None  # None = the bundle's default variant
+    runtime: RuntimeConfig = field(default_factory=lambda: RuntimeConfig(providers="cpu"))
+    limits: BatchLimits = field(default_factory=BatchLimits)
+    cascade: bool = True  # use the bundle's fast graph where it has one
+    metrics: Metrics | None = None
+
+
+def open_scorer(bundle: Bundle, plan: LoadPlan) -> Scorer:
+    variant = plan.variant or bundle.manifest.default_variant
+    full = open_session(bundle.model_path(variant), variant, plan.runtime)
+    fast_path = bundle.fast_path if plan.cascade else None
+    if fast_path is None:
+        return Scorer(full)
+    fast = open_session(fast_path, "fast", plan.runtime)
+    return Scorer(full, fast, float(bundle.manifest.cascade.get("threshold", NO_CASCADE)))
+
+
+def load_model(folder: Path, plan: LoadPlan) -> ModelWorker:
+    """Verify, open and warm one bundle; its batcher is built with it but not yet started."""
     bundle = load_bundle(folder)
-    chosen = variant or bundle.manifest.default_variant
-    runtime = open_session(bundle.model_path(chosen), chosen, config)
     encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
-    model = ServedModel(bundle, encoder, runtime)
-    warm_up(model)
-    return model
+    metrics = plan.metrics
+    worker = ModelWorker(
+        bundle,
+        encoder,
+        open_scorer(bundle, plan),
+        plan.limits,
+        on_batch=metrics.batch_observer(bundle.name) if metrics else None,
+        on_scores=metrics.scores_observer(bundle.name) if metrics else None,
+    )
+    warm_up(worker)
+    return worker
 
 
-def warm_up(model: ServedModel) -> None:
-    """Run real inputs of several lengths, alone and as one batch, so the first request is fast.
+def warm_up(worker: ModelWorker) -> None:
+    """Run real inputs of several lengths, alone and as one batch, through every graph, so the
+    first request is fast. Also checks each graph against the manifest: one logit per label."""
+    long_text = " ".join([WARMUP_TEXTS[1]] * (worker.max_length // 4 + 1))
+    rows = [e.ids for e in worker.encoder.encode_batch([*WARMUP_TEXTS, long_text])]
+    scorer = worker.scorer
+    graphs = [("model", scorer.full)] + ([("fast path", scorer.fast)] if scorer.fast else [])
+    for kind, session in graphs:
+        for row in rows:
+            session.logits(pad_batch([row]))
+        logits = session.logits(pad_batch(rows))
+        if logits.shape != (len(rows), len(worker.labels)):
+            raise BundleError(
+                f"{worker.bundle.directory}: the {kind} graph gives logits of shape "
+                f"{logits.shape} for {len(rows)} texts, but the manifest has "
+                f"{len(worker.labels)} labels"
+            )
 
-    Also checks the graph against the manifest: one logit per label.
-    """
-    long_text = " ".join([WARMUP_TEXTS[1]] * (model.max_length // 4 + 1))
-    rows = [e.ids for e in model.encoder.encode_batch([*WARMUP_TEXTS, long_text])]
-    for row in rows:
-        model.runtime.logits(pad_batch([row]))
-    logits = model.runtime.logits(pad_batch(rows))
-    if logits.shape != (len(rows), len(model.labels)):
-        raise BundleError(
-            f"{model.bundle.directory}: the graph gives logits of shape {logits.shape} for "
-            f"{len(rows)} texts, but the manifest has {len(model.labels)} labels"
-        )
 
-
-def load_registry(settings: Settings, config: RuntimeConfig) -> ModelRegistry:
+def load_registry(settings: Settings, plan: LoadPlan) -> ModelRegistry:
     """Load, verify and warm every selected bundle (blocking: run it in a thread)."""
     names = bundle_names(settings.model_dir)
     selected, required = choose(names, settings.models, settings.default_model)
-    models: dict[str, ServedModel] = {}
+    models: dict[str, ModelWorker] = {}
     failed: dict[str, str] = {}
     for name in selected:
         try:
-            models[name] = load_model(names[name], settings.variant, config)
+            models[name] = load_model(names[name], plan)
         except Exception as exc:  # ORT and tokenizers raise their own types; any failure refuses
             if name in required:
                 raise StartupError(f"model {name!r} cannot be served: {exc}") from exc
             log.error("refusing bundle %s: %s", names[name], exc)
             failed[name] = str(exc)
             continue
-        log.info("model loaded", extra={"model": name, **models[name].runtime.describe()})
+        log.info("model loaded", extra={"model": name, **models[name].scorer.full.describe()})
     if not models:
         raise StartupError(f"no bundle in {settings.model_dir} could be served: {failed}")
     default = settings.default_model

@@ -6,7 +6,7 @@ names the field rather than a silently ignored option.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
@@ -77,12 +77,25 @@ class TextsRequest(BaseModel):
         return [self.text] if self.text is not None else list(self.texts or [])
 
 
+class PredictRequest(TextsRequest):
+    full_model: bool | None = Field(
+        default=None,
+        description="Answer every text with the full model, even where the bundle's cascade "
+        "would answer it from its fast graph (see `path` in the answer). Default: false",
+    )
+
+
 class Prediction(BaseModel):
     label: str = Field(description="The most probable label")
     score: float = Field(description="Probability of that label")
     probabilities: dict[str, float] = Field(description="Probability of every label")
     tokens: int = Field(description="Tokens the model read (after truncation)")
     truncated: bool = Field(description="True when the text was cut to the model's max_length")
+    path: Literal["fast", "full"] = Field(
+        description="The graph that answered: `fast`, the bundle's cascade (its cheap graph was "
+        "confident enough), or `full`, the whole model (always so for bundles without a "
+        "cascade, with `full_model: true`, or with SENTIMENT_CASCADE=false)"
+    )
 
 
 class PredictResponse(BaseModel):
@@ -111,6 +124,11 @@ class RuntimeInfo(BaseModel):
     batch_workers: int = Field(description="Batches of this model run at once, one thread each")
 
 
+class CascadeInfo(BaseModel):
+    active: bool = Field(description="False when SENTIMENT_CASCADE=false: every text runs full")
+    threshold: float = Field(description="Top fast-graph probability from which it answers")
+
+
 class ModelInfo(BaseModel):
     name: str
     version: str
@@ -119,6 +137,7 @@ class ModelInfo(BaseModel):
     max_length: int
     metrics: dict[str, Any] = Field(description="Evaluation metrics of the variant in use")
     runtime: RuntimeInfo
+    cascade: CascadeInfo | None = Field(description="The bundle's cascade; null when it has none")
     manifest: dict[str, Any] = Field(description="The bundle's full manifest")
 
 

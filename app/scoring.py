@@ -1,69 +1,41 @@
-"""The batch function: queued texts -> token ids -> one ONNX Runtime call -> probabilities.
+"""Token ids to label probabilities: length buckets over ONNX Runtime calls, and the cascade.
 
-It runs in the batcher's worker thread. Short texts reach it untokenized: the Rust tokenizer
-releases the GIL, so tokenizing them here leaves the event loop free for HTTP, which is what
-limits short-text throughput (~45 us per 100-character sentence moved off the loop). Long texts
-come already tokenized by the request (on the loop or in a helper thread), so that at saturation
-their tokenization overlaps the model instead of queueing in front of it.
+Pure computation on sessions (no queue, no text): `Scorer.score` takes the rows of one batch and
+answers each row from the bundle's fast graph when that graph is confident enough, else from the
+full graph. Every graph is padding-invariant (checked at export), and a row's path depends on
+that row alone, so a text's answer never depends on its batch neighbours.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from app.batcher import Batcher, BatchLimits
-from app.registry import ServedModel
-from app.runtime import ModelRuntime
-from model.text import EncodedText, pad_batch
-
-# Texts up to this many characters are tokenized in the batch worker (when truncating, the
-# default: with truncate=false the request must see its token count before it is queued).
-WORKER_TOKENIZE_CHARS = 512
-# Batch sizes in padded tokens are estimated for untokenized texts at one token per 3
-# characters (English BPE averages ~4.3, Korean ~2.5); the estimate only shapes batches.
-CHARS_PER_TOKEN = 3
-
-Payload = str | EncodedText  # a text to tokenize here, or one tokenized by the request
+from app.session import OnnxSession
+from model.runtime import softmax
+from model.text import pad_batch
 
 # Cost of one ONNX Runtime call, in row-steps of the recurrence, measured with 1 thread on the
-# shipped architecture (BiLSTM 128/128): a call ~55 us, a time step ~2.5 us plus ~3.5 us per row
-# (flat from 4 rows up; 1 row costs 2x per token). So: CALL_COST + longest x (STEP_COST + rows).
+# shipped architecture (BiLSTM 128/128): a call costs ~55 us, a time step ~2.5 us plus ~3.5 us
+# per row (flat from 4 rows up; 1 row costs 2x per token). Divided by 3.5 us:
+# CALL_COST = 55 / 3.5 ~ 16 and STEP_COST = 2.5 / 3.5 ~ 0.7, so one call over a group costs
+# CALL_COST + longest x (STEP_COST + rows) row-steps.
 CALL_COST = 16.0
 STEP_COST = 0.7
+FAST, FULL = "fast", "full"  # which graph answered a text
+NO_CASCADE = 1.01  # a threshold no probability reaches: every text runs the full graph
 
 
 @dataclass(frozen=True, slots=True)
-class Scored:
-    probabilities: list[float]  # [C]
-    encoded: EncodedText
-    tokenize_s: float  # time the worker spent tokenizing this text's batch (0 if none)
+class Scores:
+    """One batch's answer: probabilities [N, C] in row order, the graph that answered each row,
+    and the seconds spent in ONNX Runtime."""
 
-
-def estimated_tokens(text: str, max_length: int) -> int:
-    return min(max_length, len(text) // CHARS_PER_TOKEN + 1)
-
-
-def probabilities(runtime: ModelRuntime, rows: list[list[int]]) -> list[list[float]]:
-    """Rows of ids -> one list of label probabilities per row."""
-    logits = runtime.logits(pad_batch(rows)).astype(np.float64)  # [B, C]
-    logits -= logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return (exp / exp.sum(axis=1, keepdims=True)).tolist()
-
-
-def encode_pending(model: ServedModel, payloads: list[Payload]) -> list[EncodedText]:
-    """Tokenize the untokenized payloads in one `encode_batch` call: one release of the GIL for
-    all of them. Encoding one by one would re-take the GIL after each text, and each time wait
-    for the event loop to yield it (up to the 5 ms switch interval)."""
-    texts = [p for p in payloads if isinstance(p, str)]
-    if not texts:
-        return list(payloads)  # type: ignore[arg-type]
-    fresh = iter(model.encoder.encode_batch(texts))
-    return [next(fresh) if isinstance(p, str) else p for p in payloads]
+    probabilities: list[list[float]]
+    paths: list[str]
+    inference_s: float
 
 
 def length_groups(lengths: list[int]) -> list[tuple[int, int]]:
@@ -86,28 +58,47 @@ def length_groups(lengths: list[int]) -> list[tuple[int, int]]:
     return groups[::-1]
 
 
-def bucketed_probabilities(runtime: ModelRuntime, rows: list[list[int]]) -> list[list[float]]:
-    """Probabilities in input order, rows run in length buckets (padding never changes a row's
-    result, so this is exact: a text's answer is the same alone or in any batch)."""
+def bucketed_probabilities(session: OnnxSession, rows: list[list[int]]) -> np.ndarray:
+    """Probabilities [N, C] (float64) in row order, rows run in length buckets. Exact: padding
+    never changes a row's result, so a text's answer is the same alone or in any batch."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-    result: list[list[float]] = [[] for _ in rows]
+    result: np.ndarray | None = None
     for start, end in length_groups([len(rows[i]) for i in order]):
         group = order[start:end]
-        for i, probs in zip(group, probabilities(runtime, [rows[i] for i in group]), strict=True):
-            result[i] = probs
+        # float64 softmax: in float32 a logit gap above ~17 rounds the top probability to 1.0
+        logits = session.logits(pad_batch([rows[i] for i in group])).astype(np.float64)
+        if result is None:
+            result = np.empty((len(rows), logits.shape[1]))
+        result[group] = softmax(logits)
+    assert result is not None, "no rows to score"
     return result
 
 
-def score_batch(model: ServedModel, payloads: list[Payload]) -> list[Scored]:
-    started = time.perf_counter()
-    encoded = encode_pending(model, payloads)
-    tokenize_s = time.perf_counter() - started
-    probs = bucketed_probabilities(model.runtime, [e.ids for e in encoded])
-    return [Scored(p, e, tokenize_s) for p, e in zip(probs, encoded, strict=True)]
+@dataclass(frozen=True)
+class Scorer:
+    """The graphs of one served bundle: the full model, and the cascade's fast graph if used.
 
+    A row takes the fast path when its top fast-graph probability reaches `threshold` (chosen on
+    validation at export and stored in the manifest) and its request did not ask for the full
+    model."""
 
-def make_batcher(model: ServedModel, limits: BatchLimits, on_batch: Callable | None) -> Batcher:
-    def run(payloads: list[Payload]) -> list[Scored]:
-        return score_batch(model, payloads)
+    full: OnnxSession
+    fast: OnnxSession | None = None
+    threshold: float = NO_CASCADE
 
-    return Batcher(run, limits, name=model.name, on_batch=on_batch)
+    def score(self, rows: list[list[int]], full_only: list[bool]) -> Scores:
+        started = time.perf_counter()
+        if self.fast is None or all(full_only):
+            probs = bucketed_probabilities(self.full, rows)
+            return Scores(probs.tolist(), [FULL] * len(rows), time.perf_counter() - started)
+        candidates = [i for i, forced in enumerate(full_only) if not forced]
+        fast = bucketed_probabilities(self.fast, [rows[i] for i in candidates])  # [K, C]
+        confident = np.zeros(len(rows), dtype=bool)
+        confident[candidates] = fast.max(axis=1) >= self.threshold
+        probs = np.empty((len(rows), fast.shape[1]))
+        probs[candidates] = fast
+        rest = np.flatnonzero(~confident).tolist()
+        if rest:
+            probs[rest] = bucketed_probabilities(self.full, [rows[i] for i in rest])
+        paths = [FAST if c else FULL for c in confident.tolist()]
+        return Scores(probs.tolist(), paths, time.perf_counter() - started)

@@ -12,23 +12,20 @@ import time
 
 from app.batcher import BatchLimits
 from app.errors import NotReady
-from app.inference import Classified, Disconnected, TextLimits, classify
+from app.limits import TextLimits
 from app.metrics import Metrics
-from app.registry import ModelRegistry, ServedModel, load_registry
-from app.runtime import (
-    RuntimeConfig,
-    available_cpus,
-    default_batch_workers,
-    default_intra_op_threads,
-)
-from app.scoring import make_batcher
+from app.registry import LoadPlan, ModelRegistry, load_registry
+from app.session import RuntimeConfig, default_batch_workers, default_intra_op_threads
 from app.settings import Settings
+from app.waiting import Disconnected
+from app.worker import Classified, ModelWorker
+from model.runtime import usable_cpus
 
 log = logging.getLogger(__name__)
 
 
 def runtime_config(settings: Settings) -> RuntimeConfig:
-    threads = settings.intra_op_threads or default_intra_op_threads(available_cpus())
+    threads = settings.intra_op_threads or default_intra_op_threads(usable_cpus())
     return RuntimeConfig(
         providers=settings.providers,
         intra_op_threads=threads,
@@ -38,7 +35,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
 
 
 def batch_limits(settings: Settings, intra_op_threads: int) -> BatchLimits:
-    workers = settings.batch_workers or default_batch_workers(available_cpus(), intra_op_threads)
+    workers = settings.batch_workers or default_batch_workers(usable_cpus(), intra_op_threads)
     return BatchLimits(
         max_batch_size=settings.max_batch_size,
         max_batch_tokens=settings.max_batch_tokens,
@@ -79,52 +76,73 @@ class Service:
             raise NotReady(f"not ready: {self.not_ready_reason()}; retry shortly")
         return self.registry
 
-    def model(self, name: str | None) -> ServedModel:
+    def model(self, name: str | None) -> ModelWorker:
         return self.loaded().get(name)
 
     def deadline(self) -> float:
         return time.monotonic() + self.settings.request_timeout_s
 
     async def classify(
-        self, model: ServedModel, texts: list[str], truncate: bool, disconnected: Disconnected
+        self,
+        model: ModelWorker,
+        texts: list[str],
+        truncate: bool | None,
+        full_model: bool | None,
+        disconnected: Disconnected,
     ) -> Classified:
-        """Tokenize, batch and run `texts` under the request deadline; records tokenization time."""
-        result = await classify(model, texts, truncate, self.deadline(), disconnected)
+        """Tokenize, batch and run `texts` under the request deadline (None options take the
+        settings' defaults); records the request's tokenization time."""
+        result = await model.classify(
+            texts,
+            self.settings.truncate if truncate is None else truncate,
+            self.deadline(),
+            full_model=bool(full_model),
+            disconnected=disconnected,
+        )
         self.metrics.observe_stage(model.name, "tokenization", result.times.tokenization / 1e3)
         return result
 
     def queue_depths(self) -> dict[str, int]:
         if self.registry is None:
             return {}
-        return {n: m.batcher.depth for n, m in self.registry.models.items() if m.batcher}
+        return {n: m.batcher.depth for n, m in self.registry.models.items()}
 
     def start(self) -> None:
         self._loader = asyncio.get_running_loop().create_task(self._load(), name="load-models")
 
-    async def _load(self) -> None:
+    def load_plan(self) -> LoadPlan:
         config = runtime_config(self.settings)
-        limits = batch_limits(self.settings, config.intra_op_threads)
+        return LoadPlan(
+            variant=self.settings.variant,
+            runtime=config,
+            limits=batch_limits(self.settings, config.intra_op_threads),
+            cascade=self.settings.cascade,
+            metrics=self.metrics,
+        )
+
+    async def _load(self) -> None:
+        plan = self.load_plan()
         log.info(
             "loading models",
             extra={
                 "model_dir": str(self.settings.model_dir),
-                "cpus": available_cpus(),
-                "batch_workers": limits.workers,
-                **vars(config),
+                "cpus": usable_cpus(),
+                "batch_workers": plan.limits.workers,
+                "cascade": plan.cascade,
+                **vars(plan.runtime),
             },
         )
         try:
-            registry = await asyncio.to_thread(load_registry, self.settings, config)
+            registry = await asyncio.to_thread(load_registry, self.settings, plan)
         except Exception as exc:  # any failure must surface as a clear, logged startup error
             self.failure = str(exc)
             log.critical("startup failed: %s", exc)
             self.load_finished.set()
             return
         for model in registry.models.values():
-            model.batcher = make_batcher(model, limits, self.metrics.batch_observer(model.name))
-            model.batcher.start()
-            runtime = model.runtime
-            labels = (model.name, model.bundle.manifest.version, runtime.variant, runtime.provider)
+            model.start()
+            full = model.scorer.full
+            labels = (model.name, model.bundle.manifest.version, full.variant, full.provider)
             self.metrics.model_info.labels(*labels).set(1)
         self.registry = registry
         self.load_finished.set()
@@ -142,6 +160,6 @@ class Service:
             await asyncio.wait({self._loader}, timeout=self.settings.graceful_timeout_s)
         if self.registry is None:
             return
-        batchers = [m.batcher for m in self.registry.models.values() if m.batcher]
-        await asyncio.gather(*(b.stop(self.settings.graceful_timeout_s) for b in batchers))
+        workers = self.registry.models.values()
+        await asyncio.gather(*(w.stop(self.settings.graceful_timeout_s) for w in workers))
         log.info("stopped", extra={"models": sorted(self.registry.models)})

@@ -24,11 +24,13 @@ class Settings(BaseSettings):
     default_model: str = "sentiment-en"  # used when a request names none; else the first bundle
     models: Annotated[list[str], NoDecode] = []  # comma list of names to serve; [] = every bundle
     variant: Literal["fp32", "int8"] | None = None  # None = each bundle's default_variant
+    # bundles with a cascade answer confident texts from their fast graph; false = full graph only
+    cascade: bool = True
     # --- runtime ---
     providers: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when usable, else CPU
     # None = the CPUs this process may use minus one for the event loop and tokenizer (at least 1).
-    # On the 2-CPU box 1 thread beat 2 both for batch-1 latency (0.90 vs 1.37 ms p50, IMDB review)
-    # and for batches (939 vs 764 seq/s at 32x256); see shared/NOTES.md "Speed".
+    # On 2 CPUs 1 thread beat 2 both for batch-1 latency (0.90 vs 1.37 ms p50, IMDB review) and
+    # for batches (939 vs 764 seq/s at 32x256), and ORT at 2 threads swung 3x between runs.
     intra_op_threads: int | None = Field(default=None, ge=1)
     inter_op_threads: int = Field(default=1, ge=1)  # graphs here are one chain: no parallel ops
     ort_spinning: bool = False  # idle ORT threads spin-wait; with 2 threads this halved throughput

@@ -2,7 +2,7 @@
 (ONNX Runtime fp32 and int8, one thread, batches of 32 in file order with the service's length
 buckets), TF-IDF + LR trained on the same training file, and VADER (English only).
 
-    python -m bench.accuracy [--quick] [--data-dir ../shared/data] [--model-dir model/bundles]
+    python -m bench accuracy [--quick] [--data-dir ../shared/data] [--model-dir model/bundles]
 """
 
 from __future__ import annotations
@@ -31,22 +31,25 @@ BATCH = 32
 
 def lstm_predictor(bundle_dir: Path, variant: str, truncation: Truncation | None = None) -> Predict:
     """Tokenize and run in batches of 32 exactly as the service's batch worker does; with
-    `truncation`, long texts are cut that way instead of the bundle's."""
-    from app.runtime import RuntimeConfig, open_session
-    from app.scoring import bucketed_probabilities
-    from model import load_bundle
+    `truncation`, long texts are cut that way instead of the bundle's. The served path: the
+    bundle's cascade where it has one."""
+    from app.registry import LoadPlan, load_model
     from model.text import TextEncoder
 
-    bundle = load_bundle(bundle_dir)
-    encoder = TextEncoder.from_file(bundle.tokenizer_path, truncation or bundle.manifest.truncation)
-    runtime = open_session(bundle.model_path(variant), variant, RuntimeConfig(providers="cpu"))
+    worker = load_model(bundle_dir, LoadPlan(variant))
+    manifest = worker.bundle.manifest
+    encoder = TextEncoder.from_file(worker.bundle.tokenizer_path, truncation or manifest.truncation)
+    # the test sets here are binary (0 = negative, 1 = positive): a 3-label bundle is scored on
+    # the two labels a binary set maps onto, P(positive) against P(negative)
+    binary = manifest.binary_labels or manifest.labels[:2]
+    columns = [manifest.labels.index(label) for label in binary]
 
     def predict(texts: list[str]) -> list[int]:
         labels = []
         for start in range(0, len(texts), BATCH):
             rows = [e.ids for e in encoder.encode_batch(texts[start : start + BATCH])]
-            probs = bucketed_probabilities(runtime, rows)
-            labels += [max(range(len(p)), key=p.__getitem__) for p in probs]
+            probs = worker.scorer.score(rows, [False] * len(rows)).probabilities
+            labels += [int(p[columns[1]] > p[columns[0]]) for p in probs]
         return labels
 
     return predict

@@ -6,8 +6,8 @@ accept), so a perturbation test such as "an elongated word" is judged on the per
 own answer, not only on agreeing with the unperturbed one. The cases are written from the
 capability, never from any training or test file, and no model is trained on them.
 
-`python -m bench.behaviour` scores the shipped bundles, VADER and TF-IDF + LR (trained on the
-same mix as the English model, see bench.baselines) and writes docs/results/behaviour.{json,png}.
+`run_suite(english_suite(), predict)` scores any system that maps texts to labels (the shipped
+bundles, VADER, TF-IDF + LR trained on the same mix as the English model: see bench.baselines).
 """
 
 from __future__ import annotations

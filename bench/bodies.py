@@ -1,7 +1,7 @@
 """Request bodies for the load tests: real test-set texts as JSON, written with the Lua script
 that rotates them, so every system under load reads the same texts in the same order.
 
-    python -m bench.bodies --set imdb --count 500
+    python -m bench bodies --set imdb --count 500
 """
 
 from __future__ import annotations

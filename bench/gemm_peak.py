@@ -5,7 +5,7 @@ peak the model's speed is set against, measured in the same run.
 Why three: on this CPU (AVX-512) MLAS reaches about twice what torch does on one thread, so a
 torch-only probe would make the model look faster than the machine.
 
-    python -m bench.gemm_peak --threads 1 2
+    python -m bench gemm-peak --threads 1 2
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import loaded, write_json
+from model.runtime import CPU_PROVIDER, session_options
 
 SIZES = (384, 768, 1536)
 Product = Callable[[], object]
@@ -33,10 +34,9 @@ def ort_product(a: np.ndarray, b: np.ndarray, threads: int) -> Product:
         [helper.make_node("MatMul", ["A", "B"], ["C"])], "gemm", spec[:2], spec[2:]
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(model.SerializeToString(), options, ["CPUExecutionProvider"])
+    # the service's own session options (threads, no spinning), so the peak is comparable
+    options = session_options(threads)
+    session = ort.InferenceSession(model.SerializeToString(), options, [CPU_PROVIDER])
     return lambda: session.run(None, {"A": a, "B": b})
 
 

@@ -1,7 +1,7 @@
 """The issue's targets, checked against the JSON of the last run: each goal with its figure and
 whether it is met. Prints a Markdown table and writes goals.json and goals.md.
 
-    python -m bench.goals
+    python -m bench goals
 """
 
 from __future__ import annotations

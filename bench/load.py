@@ -2,7 +2,7 @@
 naive PyTorch server and TF-IDF + LR served the same way, each at concurrency 1, 16 and 64 with
 wrk rotating real test-set bodies; plus the same texts through the model alone (no HTTP).
 
-    python -m bench.load [--quick] [--seconds 20] [--systems service naive-torch ...]
+    python -m bench load [--quick] [--seconds 20] [--systems service naive-torch ...]
 """
 
 from __future__ import annotations
@@ -44,17 +44,18 @@ def service_spec(name: str, model_dir: Path, cwd: Path = REPO, **env: str) -> Se
 
 
 def system_specs(
-    model_dir: Path, data_dir: Path, before: Path | None = None
+    model_dir: Path, data_dir: Path, baseline: Path | None = None
 ) -> dict[str, ServerSpec]:
-    """Every system that can be put under load, by name; `before` is a checkout of the code
-    before the speed work (`service-before`, `service-before-nobatch`)."""
+    """Every system that can be put under load, by name; `baseline` is another checkout of the
+    service (e.g. `git worktree add /tmp/base main`) measured in the same rounds (`baseline`,
+    `baseline-nobatch`), for before/after ratios."""
     en = str(model_dir / "sentiment-en")
     module = [sys.executable, "-m"]
     specs = {}
-    if before is not None:
-        specs["service-before"] = service_spec("service-before", model_dir, cwd=before)
-        specs["service-before-nobatch"] = service_spec(
-            "service-before-nobatch", model_dir, cwd=before, SENTIMENT_MAX_BATCH_SIZE="1"
+    if baseline is not None:
+        specs["baseline"] = service_spec("baseline", model_dir, cwd=baseline)
+        specs["baseline-nobatch"] = service_spec(
+            "baseline-nobatch", model_dir, cwd=baseline, SENTIMENT_MAX_BATCH_SIZE="1"
         )
     return specs | {
         "service": service_spec("service", model_dir),
@@ -73,12 +74,12 @@ def system_specs(
     }
 
 
-def variant_spec(definition: str, model_dir: Path, before: Path | None) -> ServerSpec:
+def variant_spec(definition: str, model_dir: Path, baseline: Path | None) -> ServerSpec:
     """`name:KEY=VALUE,KEY=VALUE`: the service with extra environment variables (a lever to
-    measure); a name starting with `before` runs the `--before` checkout."""
+    measure); a name starting with `baseline` runs the `--baseline` checkout."""
     name, _, assignments = definition.partition(":")
     env = dict(item.split("=", 1) for item in assignments.split(",") if item)
-    cwd = before if name.startswith("before") and before is not None else REPO
+    cwd = baseline if name.startswith("baseline") and baseline is not None else REPO
     return service_spec(name, model_dir, cwd=cwd, **env)
 
 
@@ -256,7 +257,9 @@ def main() -> None:
     )
     parser.add_argument("--bodies", nargs="+", default=list(BODY_SETS), choices=list(BODY_SETS))
     parser.add_argument("--count", type=int, default=1000, help="distinct bodies per set")
-    parser.add_argument("--before", type=Path, help="checkout of the code before the speed work")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout of the service to measure beside this one"
+    )
     parser.add_argument(
         "--variant", action="append", default=[], help="extra service: NAME:KEY=VALUE,KEY=VALUE"
     )
@@ -264,10 +267,10 @@ def main() -> None:
     plan = {"seconds": args.seconds or (6.0 if args.quick else 20.0)}
     plan["rounds"] = args.rounds or (2 if args.quick else 4)
     files = {b: write_bodies(args.data_dir, b, args.count, False) for b in args.bodies}
-    specs = system_specs(args.model_dir.resolve(), args.data_dir.resolve(), args.before)
+    specs = system_specs(args.model_dir.resolve(), args.data_dir.resolve(), args.baseline)
     payload: dict[str, Any] = {"plan": plan, "load_start": load_average()}
     chosen = [specs[name] for name in args.systems]
-    chosen += [variant_spec(v, args.model_dir.resolve(), args.before) for v in args.variant]
+    chosen += [variant_spec(v, args.model_dir.resolve(), args.baseline) for v in args.variant]
     payload["systems"], payload["offline_alongside"] = run_all_systems(
         chosen, files, args.concurrency, plan, args.model_dir
     )

@@ -2,7 +2,7 @@
 size, sequence length and thread count; FLOP/s against a GEMM peak measured in the same run; and
 the speed of smaller hidden sizes (random weights, same graph otherwise).
 
-    python -m bench.model_speed --bundle model/bundles/sentiment-en [--quick]
+    python -m bench model-speed --bundle model/bundles/sentiment-en [--quick]
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ GRIDS = {
 
 
 def ort_runner(path: Path, threads: int) -> Runner:
-    """A session configured exactly as the service configures its own (app.runtime)."""
-    from app.runtime import RuntimeConfig, open_session
+    """A session configured exactly as the service configures its own (app.session)."""
+    from app.session import RuntimeConfig, open_session
 
     runtime = open_session(path, "bench", RuntimeConfig(providers="cpu", intra_op_threads=threads))
     return runtime.logits

@@ -2,7 +2,7 @@
 against. Batches of 32 in arrival order, run the way the service's batch worker runs them
 (length buckets), at 1 and 2 ONNX Runtime threads; with and without tokenization.
 
-    python -m bench.offline --bodies imdb sst2
+    python -m bench offline --bodies imdb sst2
 """
 
 from __future__ import annotations
@@ -29,30 +29,25 @@ class Offline:
     the load test's rounds, so that it meets the same machine load as the servers)."""
 
     def __init__(self, bundle_dir: Path, texts: list[str], threads: int) -> None:
-        from app.runtime import RuntimeConfig, open_session
-        from model import load_bundle
-        from model.text import TextEncoder
+        from app.registry import LoadPlan, load_model
+        from app.session import RuntimeConfig
 
-        bundle = load_bundle(bundle_dir)
-        self.encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
-        config = RuntimeConfig(providers="cpu", intra_op_threads=threads)
-        self.runtime = open_session(bundle.model_path("fp32"), "fp32", config)
+        # the full graph alone (no cascade): "the model alone" that the service is compared to
+        runtime = RuntimeConfig(providers="cpu", intra_op_threads=threads)
+        worker = load_model(bundle_dir, LoadPlan("fp32", runtime, cascade=False))
+        self.encoder, self.scorer = worker.encoder, worker.scorer
         self.threads, self.count = threads, len(texts)
         self.batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
         self.rows = [[e.ids for e in self.encoder.encode_batch(b)] for b in self.batches]
 
     def _model_only(self) -> None:
-        from app.scoring import bucketed_probabilities
-
         for batch in self.rows:
-            bucketed_probabilities(self.runtime, batch)
+            self.scorer.score(batch, [True] * len(batch))
 
     def _with_tokenizer(self) -> None:
-        from app.scoring import bucketed_probabilities
-
         for batch in self.batches:
             rows = [e.ids for e in self.encoder.encode_batch(batch)]
-            bucketed_probabilities(self.runtime, rows)
+            self.scorer.score(rows, [True] * len(rows))
 
     def measure(self, seconds: float) -> dict[str, Any]:
         """Sequences/s of the model alone and of tokenizer + model, `seconds / 2` each."""

@@ -1,7 +1,7 @@
 """Charts from the JSON results: model speed, throughput vs concurrency, latency distribution,
 accuracy vs throughput. Each benchmark script draws its own; this redraws all of them.
 
-    python -m bench.plots
+    python -m bench plots
 """
 
 from __future__ import annotations

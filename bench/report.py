@@ -1,7 +1,7 @@
 """Markdown tables of the last run's JSON, for docs/benchmarks.md: load, offline, accuracy,
 model speed, hidden sizes. Writes bench/results/report.md.
 
-    python -m bench.report
+    python -m bench report
 """
 
 from __future__ import annotations
@@ -30,21 +30,21 @@ def load_table(load: dict[str, Any]) -> list[str]:
     return lines
 
 
-def before_after_table(load: dict[str, Any]) -> list[str]:
-    """The service against its checkout before the speed work, point by point (same rounds)."""
+def baseline_table(load: dict[str, Any]) -> list[str]:
+    """The service against the `--baseline` checkout, point by point (same rounds)."""
     runs = {
         (r["system"], r["bodies"], r["concurrency"]): r
         for s in load["systems"].values()
         for r in s["runs"]
     }
     lines = [
-        "| bodies | conns | before req/s | after req/s | ratio | before CPU ms/req | after CPU "
-        "ms/req | before p99 ms | after p99 ms | after, batching off req/s |",
+        "| bodies | conns | baseline req/s | this req/s | ratio | baseline CPU ms/req | this CPU "
+        "ms/req | baseline p99 ms | this p99 ms | this, batching off req/s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (system, bodies, conns), old in sorted(runs.items(), key=lambda kv: kv[0][1:]):
         new = runs.get(("service", bodies, conns))
-        if system != "service-before" or new is None:
+        if system != "baseline" or new is None:
             continue
         off = runs.get(("service-nobatch", bodies, conns), {"rps": float("nan")})
         lines.append(
@@ -124,7 +124,7 @@ def main() -> None:
     parts: list[str] = []
     if load:
         parts += ["### Service under load", *load_table(load), ""]
-        parts += ["### Before and after the speed work", *before_after_table(load), ""]
+        parts += ["### Against the baseline checkout", *baseline_table(load), ""]
         parts += ["### Start and memory"]
         parts += [*servers_table(load), "", "### Offline (no HTTP)", *offline_table(load), ""]
     if accuracy:

@@ -3,7 +3,7 @@ and memory never colour the next): model speed, accuracy, service under load wit
 rates, then the charts and the goals table. On a quiet machine `--quick` takes ~5 minutes; the
 full run (20 s per system and point) ~25 minutes.
 
-    python bench/run_all.py [--quick] [--data-dir ../shared/data] [--model-dir model/bundles]
+    python -m bench all [--quick] [--data-dir ../shared/data] [--model-dir model/bundles]
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def step(module: str, *args: str) -> float:
-    """Run `python -m bench.<module> args` from the repository root; returns its seconds."""
-    command = [sys.executable, "-m", f"bench.{module}", *args]
+def step(name: str, *args: str) -> float:
+    """Run `python -m bench <name> args` from the repository root; returns its seconds."""
+    command = [sys.executable, "-m", "bench", name, *args]
     print(f"\n$ {' '.join(command[1:])}  (load {os.getloadavg()[0]:.2f})", flush=True)
     started = time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True)
@@ -32,20 +32,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--model-dir", type=Path, default=REPO / "model" / "bundles")
-    parser.add_argument("--before", type=Path, help="checkout of the code before the speed work")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout of the service to measure beside this one"
+    )
     args = parser.parse_args()
     quick = ["--quick"] if args.quick else []
     data, models = ["--data-dir", str(args.data_dir)], ["--model-dir", str(args.model_dir)]
     en = ["--bundle", str(args.model_dir / "sentiment-en")]
     systems = ["service", "service-nobatch", "naive-torch", "naive-torch-1t", "tfidf-lr"]
     systems += ["service-int8"]
-    if args.before:
-        systems += ["service-before", "service-before-nobatch"]
-    before = ["--before", str(args.before)] if args.before else []
+    if args.baseline:
+        systems += ["baseline", "baseline-nobatch"]
+    baseline = ["--baseline", str(args.baseline)] if args.baseline else []
     spent = {
-        "model_speed": step("model_speed", *en, *quick),
+        "model_speed": step("model-speed", *en, *quick),
         "accuracy": step("accuracy", *data, *models, *quick),
-        "load": step("load", *data, *models, *quick, "--systems", *systems, *before),
+        "load": step("load", *data, *models, *quick, "--systems", *systems, *baseline),
     }
     step("plots")
     step("goals")

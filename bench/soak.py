@@ -6,7 +6,7 @@ latency percentiles, errors, and the server's resident memory. A least-squares l
 second half (after warm-up) gives the trends; growth would show as a positive slope. Prints a
 table and writes JSON + PNG under bench/results.
 
-    python -m bench.soak --minutes 10          # the figures in docs/reliability.md
+    python -m bench soak --minutes 10          # the figures in docs/reliability.md
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ cut at 128, 256 or 512 tokens, keeping the head only, the tail only, or a head a
 shipped rule: 128 head tokens at 512). The same weights throughout, so only the cut differs;
 docs/training.md also has a model trained with head-only cuts.
 
-    python -m bench.truncation [--quick] [--bundle model/bundles/sentiment-en]
+    python -m bench truncation [--quick] [--bundle model/bundles/sentiment-en]
 """
 
 from __future__ import annotations

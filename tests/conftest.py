@@ -1,4 +1,5 @@
-"""Shared fixtures: real bundles trained once per test session from small slices of real data."""
+"""Shared fixtures: real bundles trained from small slices of real data (once, then cached), and
+the data folder, which only the tests that read data need."""
 
 from __future__ import annotations
 
@@ -7,23 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import DATA_DIR, build_english_bundle, build_korean_bundle
+from tests.factories import require_data, tiny_bundles
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if not DATA_DIR.is_dir():
-        raise pytest.UsageError(
-            f"test data not found at {DATA_DIR}; set SENTIMENT_DATA_DIR to the shared data folder"
-        )
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared data sets; a test that asks for them fails clearly when they are missing."""
+    return require_data()
 
 
 @pytest.fixture(scope="session")
 def bundles_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model directory holding two tiny real bundles: tiny-en (IMDB) and tiny-ko (NSMC)."""
-    work = tmp_path_factory.mktemp("bundles")
-    build_english_bundle(work)
-    build_korean_bundle(work)
-    return work / "bundles"
+    """A model directory holding two tiny real bundles: tiny-en (three labels, with a cascade;
+    TweetEval + IMDB) and tiny-ko (two labels, no cascade; NSMC). Read-only: see `model_dir`."""
+    return tiny_bundles(tmp_path_factory.mktemp("bundles"))
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from model.runtime import usable_cpus
+
 log = logging.getLogger(__name__)
 
 
@@ -28,14 +30,6 @@ class Placement:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (affinity), not the host's core count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def choose_device(requested: str, local_rank: int) -> torch.device:

@@ -18,6 +18,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from model.runtime import INPUT_NAME, OUTPUT_NAME, cpu_session, run_logits
 from model.text import pad_batch
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,9 @@ def export_onnx(
             str(path),
             dynamo=False,
             opset_version=opset,
-            input_names=["input_ids"],
-            output_names=["logits"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch", 1: "sequence"}, OUTPUT_NAME: {0: "batch"}},
             # keep every parameter under its torch name so the bundle can be read back into
             # torch (training.onnx_import); ONNX Runtime folds the constants when it loads
             do_constant_folding=False,
@@ -68,16 +69,6 @@ def check_graph(path: Path, arch: str) -> None:
         raise ExportError(f"{path}: no native ONNX {wanted} op in the graph (ops: {sorted(ops)})")
 
 
-def session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def run_onnx(sess: ort.InferenceSession, ids: np.ndarray) -> np.ndarray:
-    return sess.run(["logits"], {"input_ids": ids})[0]
-
-
 def verify_parity(
     model: torch.nn.Module,
     sess: ort.InferenceSession,
@@ -86,7 +77,7 @@ def verify_parity(
 ) -> float:
     with torch.no_grad():
         expected = model.eval().cpu()(torch.from_numpy(ids)).numpy()
-    actual = run_onnx(sess, ids)
+    actual = run_logits(sess, ids)
     diff = float(np.abs(expected - actual).max())
     if diff > tolerance or not np.array_equal(expected.argmax(1), actual.argmax(1)):
         raise ExportError(
@@ -99,10 +90,10 @@ def verify_parity(
 def verify_padding_invariance(
     sess: ort.InferenceSession, rows: Sequence[Sequence[int]], tolerance: float = MAX_LOGIT_DIFF
 ) -> float:
-    batched = run_onnx(sess, pad_batch(rows))
+    batched = run_logits(sess, pad_batch(rows))
     worst = 0.0
     for i, row in enumerate(rows):
-        alone = run_onnx(sess, pad_batch([row]))[0]
+        alone = run_logits(sess, pad_batch([row]))[0]
         worst = max(worst, float(np.abs(alone - batched[i]).max()))
     if worst > tolerance:
         raise ExportError(
@@ -119,7 +110,7 @@ def verify_export(
     lengths = {len(r) for r in rows}
     if len(lengths) < 2:
         raise ExportError("verification needs rows of at least two different lengths")
-    sess = session(path)
+    sess = cpu_session(path)
     report = {"parity_max_diff": verify_parity(model, sess, pad_batch(rows))}
     report["padding_max_diff"] = verify_padding_invariance(sess, rows)
     # a sequence length and batch size the example did not have: catches frozen dims

@@ -9,19 +9,8 @@ import numpy as np
 import onnxruntime as ort
 
 from model.bundle import Bundle, load_bundle
+from model.runtime import cpu_session, run_logits, softmax
 from model.text import TextEncoder, pad_batch
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def _session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def logits_for_rows(
@@ -33,7 +22,7 @@ def logits_for_rows(
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         ids = pad_batch([rows[i] for i in chosen])
-        out[chosen] = session.run(["logits"], {"input_ids": ids})[0]
+        out[chosen] = run_logits(session, ids)
     return out
 
 
@@ -45,8 +34,8 @@ class OnnxClassifier:
     ) -> None:
         self.bundle = bundle
         self.encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
-        self.session = _session(bundle.model_path(variant), threads)
-        self.fast = _session(bundle.fast_path, threads) if cascade and bundle.fast_path else None
+        self.session = cpu_session(bundle.model_path(variant), threads)
+        self.fast = cpu_session(bundle.fast_path, threads) if cascade and bundle.fast_path else None
         self.threshold = bundle.manifest.cascade.get("threshold", 1.01)
         self.rows_seen = self.rows_fast = 0  # cascade counters, for the fast fraction
 

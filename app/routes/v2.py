@@ -5,17 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app import __version__
+from app.context import RequestContext
 from app.deps import ContextDep, ServiceDep
 from app.errors import NotReady
-from app.inference import check_texts, wait_for_client_gone
-from app.middleware import RequestContext
+from app.limits import check_texts
 from app.openinference import (
     check_version,
+    flag_of,
     model_metadata,
     output_tensors,
     requested_outputs,
     texts_of,
-    truncate_of,
 )
 from app.responses import JSONBytesResponse
 from app.schemas import error_responses
@@ -29,6 +29,7 @@ from app.schemas_v2 import (
     ServerReady,
 )
 from app.service import Service
+from app.waiting import wait_for_client_gone
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], strict_content_type=False)
 SERVER_NAME = "sentiment-service"
@@ -122,16 +123,20 @@ async def _infer(
     texts = texts_of(body)
     outputs = requested_outputs(body)
     check_texts(texts, service.limits)
-    truncate = truncate_of(body, service.settings.truncate)
     result = await service.classify(
-        model, texts, truncate, lambda: wait_for_client_gone(request.receive)
+        model,
+        texts,
+        flag_of(body, "truncate"),
+        flag_of(body, "full_model"),
+        lambda: wait_for_client_gone(request.receive),
     )
     context.times = result.times
+    probabilities = [s.probabilities for s in result.scored]
     answer = {
         "model_name": model.name,
         "model_version": model.bundle.manifest.version,
         "id": body.id if body.id is not None else context.request_id,
-        "outputs": output_tensors(outputs, model.labels, result.probabilities),
+        "outputs": output_tensors(outputs, model.labels, probabilities),
     }
     return JSONBytesResponse(answer, headers=result.times.headers())
 

@@ -1,6 +1,6 @@
 """TF-IDF + logistic regression served the same way as the service: the same FastAPI stack
-(fast path for valid bodies, request-context and body-limit middleware, error table, access
-log, metrics) and the same dynamic batcher, with scikit-learn in place of ONNX Runtime.
+(the /predict endpoint and its parser, request-context and body-limit middleware, error table,
+access log, metrics) and the same dynamic batcher, with scikit-learn in place of ONNX Runtime.
 Answers `{"model", "predictions": [{"label", "score", "probabilities"}]}`.
 
     python -m bench.servers.tfidf_server --model sentiment-en --port 8002
@@ -21,15 +21,17 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from app.batcher import Batcher, BatchLimits
+from app.context import RequestContext
 from app.errors import install_error_handlers
-from app.fastpath import FastPredictMiddleware
-from app.inference import Disconnected, TextLimits, check_texts, gather_entries
+from app.limits import TextLimits, check_texts
 from app.logs import configure_logging
 from app.metrics import Metrics
-from app.middleware import BodyLimitMiddleware, RequestContext, RequestContextMiddleware
+from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.responses import JSONBytesResponse
-from app.schemas import TextsRequest
+from app.routes.predict import PREDICT_PATH, PredictEndpoint
+from app.schemas import PredictRequest
 from app.settings import Settings
+from app.waiting import Disconnected, gather_entries
 from bench.baselines import fitted_tfidf
 from bench.common import DEFAULT_DATA
 
@@ -49,7 +51,7 @@ class TfidfService:
         )
 
     async def answer(
-        self, body: TextsRequest, context: RequestContext, disconnected: Disconnected
+        self, body: PredictRequest, context: RequestContext, disconnected: Disconnected
     ) -> JSONBytesResponse:
         texts = body.items
         check_texts(texts, self.limits)
@@ -86,9 +88,9 @@ def create_app(pipeline: Any, name: str) -> FastAPI:
     app = FastAPI(lifespan=lifespan, default_response_class=JSONBytesResponse)
     install_error_handlers(app)
 
-    @app.post("/predict")
-    async def predict(body: TextsRequest) -> JSONBytesResponse:
-        raise AssertionError("valid bodies are answered by the fast path")  # pragma: no cover
+    @app.post(PREDICT_PATH)
+    async def predict() -> JSONBytesResponse:
+        raise AssertionError("answered by PredictEndpoint")  # pragma: no cover
 
     @app.get("/ready")
     async def ready() -> dict:
@@ -98,8 +100,8 @@ def create_app(pipeline: Any, name: str) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain")
 
-    route = next(r for r in app.router.routes if getattr(r, "path", None) == "/predict")
-    app.add_middleware(FastPredictMiddleware, answer=service.answer, route=route)
+    route = next(r for r in app.router.routes if getattr(r, "path", None) == PREDICT_PATH)
+    app.add_middleware(PredictEndpoint, answer=service.answer, route=route)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
     return app

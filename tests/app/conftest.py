@@ -31,6 +31,27 @@ def _no_sentiment_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+_SESSIONS: dict[tuple, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _shared_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build hundreds of apps on the same few graph files: each unchanged file gets one
+    real ORT session, shared by every app (creating one costs ~70 ms, running a tiny graph
+    microseconds). A copied or altered file has another path or mtime, so its own session."""
+    from app import registry
+
+    real = registry.open_session
+
+    def shared(path: Path, variant: str, config: Any) -> Any:
+        key = (str(path), path.stat().st_mtime_ns, variant, config)
+        if key not in _SESSIONS:
+            _SESSIONS[key] = real(path, variant, config)
+        return _SESSIONS[key]
+
+    monkeypatch.setattr(registry, "open_session", shared)
+
+
 def make_settings(model_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "model_dir": model_dir,

@@ -116,7 +116,8 @@ async def test_flushes_on_time_when_not_full() -> None:
 
 async def test_wait_gathers_later_arrivals_into_one_batch() -> None:
     fn = Recorder()
-    batcher = await make(fn, max_batch_size=8, max_wait_s=0.2)
+    # a long wait that a full batch cuts short: the test never depends on how fast it runs
+    batcher = await make(fn, max_batch_size=2, max_wait_s=30)
     first = batcher.submit([1], [1], far())[0]
     await asyncio.sleep(0.02)
     second = batcher.submit([2], [1], far())[0]
@@ -173,13 +174,31 @@ async def test_entry_past_deadline_times_out_and_is_not_run() -> None:
     await batcher.stop()
 
 
+class Gate:
+    """A batch function that holds its first batch until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.batches: list[list[int]] = []
+
+    def __call__(self, items: list[int]) -> list[int]:
+        self.batches.append(list(items))
+        if not self.open.wait(timeout=10):
+            raise TimeoutError("the test never opened the gate")
+        return [2 * x for x in items]
+
+
 async def test_deadline_passing_while_queued_behind_a_slow_batch() -> None:
-    fn = Recorder(delay=0.1)
-    batcher = await make(fn, max_batch_size=1)
-    slow, quick = batcher.submit([1, 2], [1, 1], time.monotonic() + 0.05)
-    assert await slow.future == 2  # taken before its deadline
+    fn = Gate()
+    batcher = Batcher(fn, BatchLimits(max_batch_size=1), name="test")
+    batcher.start()
+    (held,) = batcher.submit([1], [1], far())
+    (quick,) = batcher.submit([2], [1], time.monotonic() + 0.05)
+    await asyncio.sleep(0.1)  # the quick one's deadline passes while the first batch is held
+    fn.open.set()
+    assert await held.future == 2
     with pytest.raises(DeadlineExceeded):
-        await quick.future  # its deadline passed while the first ran
+        await quick.future
     assert fn.batches == [[1]]
     await batcher.stop()
 
@@ -228,18 +247,21 @@ async def test_wrong_result_count_fails_the_batch() -> None:
 
 
 class Overlap:
-    """A batch function that records how many calls were running at once."""
+    """A batch function that records how many calls run at once; with `meet`, each call waits
+    for that many calls to be running together (so overlap is certain, not a matter of timing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, meet: int) -> None:
         self.running = 0
         self.most = 0
         self.lock = threading.Lock()
+        self.meeting = threading.Barrier(meet, timeout=10)
 
     def __call__(self, items: list[int]) -> list[int]:
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
-        time.sleep(0.1)
+        self.meeting.wait()
+        time.sleep(0.01)
         with self.lock:
             self.running -= 1
         return items
@@ -247,7 +269,7 @@ class Overlap:
 
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_workers_bound_the_batches_running_at_once(workers: int) -> None:
-    fn = Overlap()
+    fn = Overlap(meet=workers)
     batcher = Batcher(fn, BatchLimits(max_batch_size=1, workers=workers), name="test")
     batcher.start()
     entries = batcher.submit([1, 2, 3, 4], [1, 1, 1, 1], far())

@@ -20,7 +20,7 @@ import pytest
 
 from tests.factories import REPO
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(90)]
 TEXTS = ["great", "awful film", "fine", "a moving, wonderful story " * 10, "boring"]
 
 

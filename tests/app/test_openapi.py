@@ -36,9 +36,11 @@ async def test_every_route_is_documented(client: httpx.AsyncClient) -> None:
 async def test_bodies_responses_and_errors_are_documented(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     predict = schema["paths"]["/predict"]["post"]
-    assert predict["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "TextsRequest"
-    )
+    body = predict["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body.endswith("PredictRequest")
+    predict_request = schema["components"]["schemas"]["PredictRequest"]
+    assert predict_request["properties"]["full_model"]["anyOf"][0] == {"type": "boolean"}
+    assert predict_request["additionalProperties"] is False
     assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "PredictResponse"
     )

@@ -50,7 +50,7 @@ async def test_models_lists_manifest_and_runtime(client: httpx.AsyncClient) -> N
     models = {m["name"]: m for m in body["models"]}
     assert set(models) == {"tiny-en", "tiny-ko"}
     english = models["tiny-en"]
-    assert english["labels"] == ["negative", "positive"]
+    assert english["labels"] == ["negative", "neutral", "positive"]
     assert english["version"] == english["manifest"]["version"]
     assert english["runtime"]["provider"] == "CPUExecutionProvider"
     assert english["runtime"]["variant"] in ("fp32", "int8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import httpx
@@ -20,8 +21,9 @@ async def test_one_text_gets_a_label_and_probabilities(client: httpx.AsyncClient
     body = response.json()
     assert body["model"] == "tiny-en"
     (prediction,) = body["predictions"]
-    assert set(prediction) == {"label", "score", "probabilities", "tokens", "truncated"}
-    assert prediction["label"] in ("negative", "positive")
+    assert set(prediction) == {"label", "score", "probabilities", "tokens", "truncated", "path"}
+    assert prediction["label"] in ("negative", "neutral", "positive")
+    assert prediction["path"] in ("fast", "full")
     assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
     assert prediction["score"] == max(prediction["probabilities"].values())
 
@@ -83,10 +85,26 @@ async def test_truncate_false_accepts_a_short_text(client: httpx.AsyncClient) ->
     assert response.status_code == 200
 
 
-async def test_stage_timings_are_headers(client: httpx.AsyncClient) -> None:
-    response = await client.post("/predict", json={"text": "good"})
-    for name in ("x-tokenization-time", "x-queue-time", "x-inference-time"):
-        assert float(response.headers[name]) >= 0
+def stage_sums(metrics: str) -> dict[str, float]:
+    """Seconds summed per stage of tiny-en in a /metrics text."""
+    sums = {}
+    for line in metrics.splitlines():
+        if line.startswith("sentiment_stage_seconds_sum") and 'model="tiny-en"' in line:
+            stage = line.split('stage="', 1)[1].split('"', 1)[0]
+            sums[stage] = float(line.rsplit(" ", 1)[1])
+    return sums
+
+
+@pytest.mark.parametrize("text", ["good", REVIEW])  # tokenized by the batch worker / the request
+async def test_each_stage_is_counted_once_alike_in_headers_and_histograms(
+    client: httpx.AsyncClient, text: str
+) -> None:
+    response = await client.post("/predict", json={"text": text})
+    sums = stage_sums((await client.get("/metrics")).text)
+    for stage in ("tokenization", "queue", "inference"):
+        header = float(response.headers[f"x-{stage}-time"]) / 1e3
+        assert sums[stage] == pytest.approx(header, abs=1e-6), stage
+    assert sums["tokenization"] > 0 and sums["inference"] > 0
 
 
 async def test_json_without_content_type_is_accepted(client: httpx.AsyncClient) -> None:
@@ -179,17 +197,29 @@ async def test_passed_deadline_is_504(bundles_root: Path) -> None:
     assert response.json()["type"] == "timeout"
 
 
-async def test_before_models_load_it_is_503(bundles_root: Path) -> None:
+async def test_before_models_load_it_is_503(
+    bundles_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import service
+
+    loading = threading.Event()
+    real_load = service.load_registry
+
+    def held_load(*args: object) -> object:
+        loading.wait(timeout=30)  # loading stays unfinished until the request has been answered
+        return real_load(*args)
+
+    monkeypatch.setattr(service, "load_registry", held_load)
     app = create_app(make_settings(bundles_root))
     async with serving(app, wait_loaded=False) as client:
         response = await client.post("/predict", json={"text": "good"})
-        assert response.status_code in (200, 503)  # loading is fast; 503 only if not done yet
-        if response.status_code == 503:
-            assert response.json()["type"] == "not_ready"
+        loading.set()
+    assert response.status_code == 503
+    assert response.json()["type"] == "not_ready"
 
 
 async def test_batch_failure_is_500_without_internals(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = client._transport.app  # type: ignore[attr-defined]
     model = app.state.service.registry.get("tiny-en")
@@ -197,7 +227,9 @@ async def test_batch_failure_is_500_without_internals(
     def broken(ids: object) -> object:
         raise RuntimeError("secret internal detail")
 
-    model.runtime.logits = broken
+    for graph in (model.scorer.full, model.scorer.fast):
+        if graph is not None:
+            monkeypatch.setattr(graph, "logits", broken)
     response = await client.post("/predict", json={"text": "good"}, headers={"x-request-id": "r-1"})
     assert response.status_code == 500
     assert response.json()["type"] == "internal"
@@ -210,6 +242,20 @@ async def test_batch_failure_is_500_without_internals(
 async def test_very_long_text_is_tokenized_off_the_loop_and_truncated(
     client: httpx.AsyncClient,
 ) -> None:
+    app = client._transport.app  # type: ignore[attr-defined]
+    encoder = app.state.service.registry.get("tiny-en").encoder
+    threads: list[str] = []
+    real_encode_batch = encoder.encode_batch
+
+    def spy(texts: list[str]) -> list:
+        threads.append(threading.current_thread().name)
+        return real_encode_batch(texts)
+
+    encoder.encode_batch = spy
     response = await client.post("/predict", json={"text": "great film " * 1000})
     assert response.status_code == 200
     assert response.json()["predictions"][0]["truncated"] is True
+    loop_thread = threading.current_thread().name
+    # tokenized once, by the request, in a helper thread: neither the loop nor a batch worker
+    assert len(threads) == 1
+    assert threads[0] != loop_thread and not threads[0].startswith("batch-")

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from app.main import create_app
-from app.registry import StartupError, load_registry
-from app.runtime import RuntimeConfig
+from app.registry import LoadPlan, StartupError, load_registry
 from tests.app.conftest import make_settings, serving
 
-CONFIG = RuntimeConfig(providers="cpu")
+PLAN = LoadPlan()
 
 
 def tamper(path: Path) -> None:
@@ -22,26 +21,26 @@ def tamper(path: Path) -> None:
 
 
 def test_loads_and_verifies_every_bundle(model_dir: Path) -> None:
-    registry = load_registry(make_settings(model_dir), CONFIG)
+    registry = load_registry(make_settings(model_dir), PLAN)
     assert set(registry.models) == {"tiny-en", "tiny-ko"} and registry.failed == {}
 
 
 def test_tampered_default_model_stops_startup_naming_the_file(model_dir: Path) -> None:
     tamper(model_dir / "tiny-en" / "model.onnx")
     with pytest.raises(StartupError, match=r"tiny-en.*model\.onnx.*sha256"):
-        load_registry(make_settings(model_dir), CONFIG)
+        load_registry(make_settings(model_dir), PLAN)
 
 
 def test_tampered_listed_model_stops_startup(model_dir: Path) -> None:
     tamper(model_dir / "tiny-ko" / "tokenizer.json")
     settings = make_settings(model_dir, models="tiny-en,tiny-ko")
     with pytest.raises(StartupError, match=r"tokenizer\.json"):
-        load_registry(settings, CONFIG)
+        load_registry(settings, PLAN)
 
 
 def test_tampered_extra_bundle_is_refused_and_the_rest_served(model_dir: Path) -> None:
     tamper(model_dir / "tiny-ko" / "model.int8.onnx")
-    registry = load_registry(make_settings(model_dir), CONFIG)
+    registry = load_registry(make_settings(model_dir), PLAN)
     assert set(registry.models) == {"tiny-en"}
     assert "model.int8.onnx" in registry.failed["tiny-ko"]
 
@@ -49,39 +48,39 @@ def test_tampered_extra_bundle_is_refused_and_the_rest_served(model_dir: Path) -
 def test_missing_file_is_named(model_dir: Path) -> None:
     (model_dir / "tiny-en" / "tokenizer.json").unlink()
     with pytest.raises(StartupError, match=r"tokenizer\.json: file is missing"):
-        load_registry(make_settings(model_dir), CONFIG)
+        load_registry(make_settings(model_dir), PLAN)
 
 
 def test_models_setting_serves_a_subset(model_dir: Path) -> None:
     tamper(model_dir / "tiny-en" / "model.onnx")  # not listed, so never even read
     settings = make_settings(model_dir, models="tiny-ko", default_model="tiny-ko")
-    assert set(load_registry(settings, CONFIG).models) == {"tiny-ko"}
+    assert set(load_registry(settings, PLAN).models) == {"tiny-ko"}
 
 
 def test_unknown_listed_model_stops_startup(model_dir: Path) -> None:
     with pytest.raises(StartupError, match=r"\['nope'\].*tiny-en"):
-        load_registry(make_settings(model_dir, models="nope"), CONFIG)
+        load_registry(make_settings(model_dir, models="nope"), PLAN)
 
 
 def test_absent_default_falls_back_to_first_bundle(model_dir: Path) -> None:
-    registry = load_registry(make_settings(model_dir, default_model="sentiment-en"), CONFIG)
+    registry = load_registry(make_settings(model_dir, default_model="sentiment-en"), PLAN)
     assert registry.default == "tiny-en"
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StartupError, match="SENTIMENT_MODEL_DIR"):
-        load_registry(make_settings(tmp_path / "nowhere"), CONFIG)
+        load_registry(make_settings(tmp_path / "nowhere"), PLAN)
 
 
 def test_empty_model_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StartupError, match="no model bundle"):
-        load_registry(make_settings(tmp_path), CONFIG)
+        load_registry(make_settings(tmp_path), PLAN)
 
 
 def test_duplicate_names_stop_startup(model_dir: Path) -> None:
     shutil.copytree(model_dir / "tiny-en", model_dir / "copy")
     with pytest.raises(StartupError, match="two bundles are named 'tiny-en'"):
-        load_registry(make_settings(model_dir), CONFIG)
+        load_registry(make_settings(model_dir), PLAN)
 
 
 @pytest.mark.anyio

@@ -26,7 +26,7 @@ async def test_model_metadata_describes_tensors(client: httpx.AsyncClient) -> No
     body = (await client.get("/v2/models/tiny-en")).json()
     assert body["name"] == "tiny-en" and body["platform"] == "onnxruntime_onnx"
     assert body["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
-    assert {"name": "probabilities", "datatype": "FP32", "shape": [-1, 2]} in body["outputs"]
+    assert {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]} in body["outputs"]
 
 
 async def test_model_ready(client: httpx.AsyncClient) -> None:
@@ -47,11 +47,11 @@ async def test_infer_answers_probabilities_and_labels(client: httpx.AsyncClient)
     assert body["model_name"] == "tiny-en" and body["model_version"] == "1.0.0"
     outputs = {o["name"]: o for o in body["outputs"]}
     probs = outputs["probabilities"]
-    assert (probs["datatype"], probs["shape"]) == ("FP32", [2, 2]) and len(probs["data"]) == 4
-    assert sum(probs["data"][:2]) == pytest.approx(1.0, abs=1e-6)
+    assert (probs["datatype"], probs["shape"]) == ("FP32", [2, 3]) and len(probs["data"]) == 6
+    assert sum(probs["data"][:3]) == pytest.approx(1.0, abs=1e-6)
     labels = outputs["label"]
     assert (labels["datatype"], labels["shape"]) == ("BYTES", [2])
-    assert set(labels["data"]) <= {"negative", "positive"}
+    assert set(labels["data"]) <= {"negative", "neutral", "positive"}
 
 
 async def test_infer_matches_predict(client: httpx.AsyncClient) -> None:

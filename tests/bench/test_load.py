@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.bodies import request_bodies
-from bench.load import batch_totals, merge_rounds, variant_spec
+from bench.load import batch_totals, merge_rounds, system_specs, variant_spec
 from bench.servers.launch import cpu_per_request, tree_rss_mb
 
 METRICS = """# HELP sentiment_batch_size Texts per batch
@@ -56,6 +56,13 @@ def test_variant_sets_environment_variables(tmp_path: Path) -> None:
     assert spec.name == "threads2"
     assert spec.env["SENTIMENT_INTRA_OP_THREADS"] == "2" and spec.env["X"] == "1"
     assert spec.env["SENTIMENT_MODEL_DIR"] == str(tmp_path)
+
+
+def test_baseline_checkout_is_measured_beside_this_one(tmp_path: Path) -> None:
+    specs = system_specs(tmp_path, tmp_path, baseline=tmp_path / "base")
+    assert specs["baseline"].cwd == tmp_path / "base" != specs["service"].cwd
+    assert specs["baseline-nobatch"].env["SENTIMENT_MAX_BATCH_SIZE"] == "1"
+    assert variant_spec("baseline-2t:X=1", tmp_path, tmp_path / "base").cwd == tmp_path / "base"
 
 
 def test_cpu_per_request_uses_the_busiest_thread() -> None:

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from starlette.routing import Match
 
 from app.main import create_app
-from app.runtime import default_intra_op_threads
+from app.session import default_intra_op_threads
 from app.settings import Settings
 from tests.factories import REPO
 
@@ -257,7 +257,7 @@ def test_cpu_limit_leaves_one_cpu_to_the_event_loop(
     container = CONTAINERS[which]()
     limit = cpus(container["resources"]["limits"]["cpu"])
     settings = settings_from(container_env(container))
-    # what app.runtime picks: the setting, else the quota rounded up minus one
+    # what app.session picks: the setting, else the quota rounded up minus one
     threads = settings.intra_op_threads or default_intra_op_threads(math.ceil(limit))
     assert limit == int(limit), "a fractional quota is rounded up: threads would outrun it"
     assert threads + 1 <= limit

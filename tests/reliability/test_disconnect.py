@@ -12,7 +12,7 @@ import pytest
 from tests.app.test_e2e import server, wait_until
 from tests.reliability.live import SHIPPED, SHIPPED_ENV, texts_inferred
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 REVIEW = "A long, slow and often beautiful film about memory and loss. " * 60
 SENT, KEPT = 60, 10
 

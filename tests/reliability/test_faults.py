@@ -12,7 +12,7 @@ import pytest
 from tests.app.test_e2e import server, wait_until
 from tests.reliability.faulty import faulty_bundle
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 FIVE = ["one good film", "a bad one", "fine", "great acting", "dull"]
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from app.main import create_app
 from tests.app.conftest import make_settings
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 ROUTES = ["/predict", "/tokenize", "/v2/models/tiny-en/infer"]
 V2 = '{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [%s]}]}'

@@ -11,7 +11,7 @@ import pytest
 from tests.app.test_e2e import server, wait_until
 from tests.reliability.live import SHIPPED, rss_mb
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 QUEUE = 16
 REVIEW = "An uneven film with a few wonderful scenes and a dull, overlong middle. " * 20
 

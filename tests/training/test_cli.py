@@ -67,6 +67,8 @@ def test_evaluate_writes_metrics_and_plots(bundles_root: Path, tmp_path: Path):
         "--run",
         str(run),
         "--record",
+        "--file-labels",
+        "negative,positive",  # a binary file, a three-label bundle
     ]
     assert main(argv) == 0
     variant = load_bundle(bundle).manifest.default_variant
@@ -78,6 +80,7 @@ def test_evaluate_writes_metrics_and_plots(bundles_root: Path, tmp_path: Path):
     assert recorded[f"{tmp_path.name}-sample"]["n"] == 4
 
 
+@pytest.mark.slow  # scores all 49,997 texts
 def test_evaluate_reads_the_shared_korean_file_with_skip(bundles_root: Path, tmp_path: Path):
     argv = [
         "evaluate",

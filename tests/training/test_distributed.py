@@ -10,6 +10,8 @@ import pytest
 from tests.factories import DATA_DIR, REPO
 from training import checkpoint
 
+pytestmark = pytest.mark.slow  # trains real runs
+
 
 @pytest.mark.timeout(300)
 def test_two_process_torchrun_trains_and_checkpoints(tmp_path: Path):

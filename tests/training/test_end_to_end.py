@@ -11,6 +11,8 @@ from model.bundle import load_bundle
 from tests.factories import DATA_DIR, REPO, train_run
 from training.package import export_bundle
 
+pytestmark = pytest.mark.slow  # trains and exports a real run
+
 ORT_ONLY = """
 import json, random, sys
 import numpy as np, onnxruntime as ort

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from model.runtime import cpu_session, run_logits
 from model.text import pad_batch
-from training.export import ExportError, export_onnx, session, verify_export
+from training.export import ExportError, export_onnx, verify_export
 from training.models import ModelSpec, SentimentClassifier
 
 ROWS = [list(range(2, 2 + n)) for n in (40, 7, 1, 23, 12, 3)]
@@ -55,7 +56,7 @@ def test_graph_runs_at_new_batch_and_sequence_sizes(tmp_path: Path):
     export_onnx(model, pad_batch(ROWS[:2]), path, opset=17)
     ids = np.random.default_rng(0).integers(2, 300, size=(9, 301))
     expected = model(torch.from_numpy(ids)).detach().numpy()
-    actual = session(path).run(["logits"], {"input_ids": ids})[0]
+    actual = run_logits(cpu_session(path), ids)
     np.testing.assert_allclose(actual, expected, atol=1e-4)
 
 
@@ -98,12 +99,13 @@ def test_bundle_weights_read_back_into_torch_give_the_same_logits(bundles_root: 
     bundle = bundles_root / "tiny-en"
     model = load_torch_model(bundle)
     ids = pad_batch(ROWS)
-    expected = session(bundle / "model.onnx").run(["logits"], {"input_ids": ids})[0]
+    expected = run_logits(cpu_session(bundle / "model.onnx"), ids)
     with torch.no_grad():
         actual = model(torch.from_numpy(ids)).numpy()
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
+@pytest.mark.slow  # trains a run
 def test_members_sharing_an_embedding_export_once_and_read_back(tmp_path: Path):
     from tests.factories import train_run
     from training.onnx_import import load_torch_model
@@ -122,7 +124,7 @@ def test_members_sharing_an_embedding_export_once_and_read_back(tmp_path: Path):
     assert len(embeddings) == 1
     model = load_torch_model(bundle)
     ids = pad_batch(ROWS)
-    expected = session(bundle / "model.onnx").run(["logits"], {"input_ids": ids})[0]
+    expected = run_logits(cpu_session(bundle / "model.onnx"), ids)
     with torch.no_grad():
         actual = model(torch.from_numpy(ids)).numpy()
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from training.config import ARCHITECTURES
 from training.models import (
     ModelSpec,
     SentimentClassifier,
@@ -10,7 +11,7 @@ from training.models import (
     reverse_within_length,
 )
 
-ARCHS = ["lstm", "gru", "rnn", "cnn_lstm", "none"]
+ARCHS = list(ARCHITECTURES)
 
 
 def ragged_batch(seed: int = 0) -> tuple[torch.Tensor, list[int]]:

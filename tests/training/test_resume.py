@@ -7,6 +7,8 @@ from tests.factories import tiny_config
 from training import checkpoint
 from training.train import Trainer
 
+pytestmark = pytest.mark.slow  # trains real runs
+
 SLICE = {"train_files": ["imdb/train.tsv.gz"], "max_train_rows": 400, "epochs": 3, "patience": 5}
 
 

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from model.bundle import Truncation
 from model.text import UNK_ID, TextEncoder
-from training.config import NORMALIZER_STEPS, TrainConfig
+from training.config import NORMALIZER_STEPS, TOKENIZERS, TrainConfig
 from training.tokenizer import build_normalizer, token_characters, train_tokenizer
 
 ENGLISH = [
@@ -71,6 +71,7 @@ def test_emoticons_and_emoji_are_whole_tokens(english: TextEncoder):
     assert ":)" in tokens and "😍" in tokens and "<3" in tokens
 
 
+@pytest.mark.slow  # fuzzing
 @settings(max_examples=200, deadline=None)
 @given(st.text(min_size=1, max_size=40))
 def test_no_text_maps_to_an_unknown_token(text: str):
@@ -118,7 +119,7 @@ def test_text_without_tokens_becomes_one_unknown(english: TextEncoder):
     assert encoded.ids == [UNK_ID] and not encoded.truncated
 
 
-@pytest.mark.parametrize("kind", ["wordpiece", "unigram", "bpe"])
+@pytest.mark.parametrize("kind", TOKENIZERS)
 def test_every_tokenizer_kind_reserves_pad_and_unk(kind: str):
     config = TrainConfig(tokenizer=kind, vocab_size=700, byte_fallback=kind != "wordpiece")
     tokenizer = train_tokenizer(ENGLISH + KOREAN, config)

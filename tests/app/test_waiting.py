@@ -9,7 +9,7 @@ import pytest
 
 from app.batcher import Batcher, BatchLimits
 from app.errors import DeadlineExceeded
-from app.inference import ClientGone, gather_entries, wait_for_client_gone
+from app.waiting import ClientGone, gather_entries, wait_for_client_gone
 
 pytestmark = pytest.mark.anyio
 
@@ -55,9 +55,12 @@ async def test_deadline_while_waiting_is_504_and_cancels() -> None:
 
 
 async def test_wait_for_client_gone_ignores_other_messages() -> None:
-    messages = iter([{"type": "http.request", "body": b""}, {"type": "http.disconnect"}])
+    messages = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+    received: list[dict] = []
 
     async def receive() -> dict:
-        return next(messages)
+        received.append(messages[len(received)])
+        return received[-1]
 
     await asyncio.wait_for(wait_for_client_gone(receive), 1)
+    assert received == messages  # read past the body message, stopped at the disconnect

@@ -1,60 +1,20 @@
-"""CPU counting from cgroups and affinity, provider choice, session settings."""
+"""ORT sessions: provider choice, thread defaults, what a session reports."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from app import runtime
-from app.runtime import (
+from app import session
+from app.session import (
     RuntimeConfig,
     RuntimeSetupError,
-    available_cpus,
-    cgroup_cpu_limit,
     choose_providers,
     default_batch_workers,
     default_intra_op_threads,
     open_session,
 )
-
-
-def test_cgroup_v2_quota(tmp_path: Path) -> None:
-    (tmp_path / "cpu.max").write_text("150000 100000\n")
-    assert cgroup_cpu_limit(tmp_path) == 1.5
-
-
-def test_cgroup_v2_without_quota(tmp_path: Path) -> None:
-    (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert cgroup_cpu_limit(tmp_path) is None
-
-
-def test_cgroup_v1_quota(tmp_path: Path) -> None:
-    (tmp_path / "cpu").mkdir()
-    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
-    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    assert cgroup_cpu_limit(tmp_path) == 0.5
-
-
-def test_cgroup_v1_unlimited(tmp_path: Path) -> None:
-    (tmp_path / "cpu").mkdir()
-    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
-    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    assert cgroup_cpu_limit(tmp_path) is None
-
-
-def test_available_cpus_takes_the_smaller_of_quota_and_affinity(tmp_path: Path) -> None:
-    affinity = len(os.sched_getaffinity(0))
-    (tmp_path / "cpu.max").write_text("100000 100000\n")
-    assert available_cpus(tmp_path) == 1
-    (tmp_path / "cpu.max").write_text(f"{(affinity + 4) * 100000} 100000\n")
-    assert available_cpus(tmp_path) == affinity
-
-
-def test_fractional_quota_rounds_up(tmp_path: Path) -> None:
-    (tmp_path / "cpu.max").write_text("50000 100000\n")
-    assert available_cpus(tmp_path) == 1
 
 
 def test_default_threads_leave_one_cpu_for_the_event_loop() -> None:
@@ -72,10 +32,10 @@ def test_cpu_provider() -> None:
 
 
 def test_auto_uses_cuda_only_when_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(session.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert choose_providers("auto") == ["CPUExecutionProvider"]
     monkeypatch.setattr(
-        runtime.ort,
+        session.ort,
         "get_available_providers",
         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
     )
@@ -83,7 +43,7 @@ def test_auto_uses_cuda_only_when_built_in(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_cuda_without_cuda_build_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(session.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     with pytest.raises(RuntimeSetupError, match="onnxruntime-gpu"):
         choose_providers("cuda")
 
@@ -101,7 +61,7 @@ def test_session_reports_what_it_uses(bundles_root: Path) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.skipif(
-    "CUDAExecutionProvider" in runtime.ort.get_available_providers(), reason="CUDA build present"
+    "CUDAExecutionProvider" in session.ort.get_available_providers(), reason="CUDA build present"
 )
 async def test_cuda_setting_without_a_cuda_build_fails_startup(bundles_root: Path) -> None:
     from app.main import create_app

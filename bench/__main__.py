@@ -1,0 +1,52 @@
+"""`python -m bench <command> [options]`: the one entry point of the benchmark suite.
+
+Each command is a module of this package with a `main()` that reads its own options
+(`python -m bench <command> --help`); `python -m bench` lists them. `all` runs the whole suite,
+each part in a process of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module, what it measures)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "all": ("bench.run_all", "the whole suite: model speed, accuracy, load, charts, goals"),
+    "load": ("bench.load", "the services under load with wrk, beside the model alone"),
+    "accuracy": ("bench.accuracy", "accuracy and offline speed on the official test splits"),
+    "model-speed": ("bench.model_speed", "ONNX Runtime (and torch) over batch x length grids"),
+    "gemm-peak": ("bench.gemm_peak", "the machine's fp32 GEMM peak, the yardstick of model speed"),
+    "alternatives": ("bench.alternatives", "other architectures and tokenizers, trained alike"),
+    "truncation": ("bench.truncation", "long reviews cut in different ways and lengths"),
+    "soak": ("bench.soak", "minutes of steady load: memory, errors, latency drift"),
+    "bodies": ("bench.bodies", "write request bodies from a test set for wrk"),
+    "offline": ("bench.offline", "the model alone on a bodies file, no HTTP"),
+    "plots": ("bench.plots", "charts from the results"),
+    "goals": ("bench.goals", "the goals table from the results"),
+    "report": ("bench.report", "the markdown tables of docs/benchmarks.md"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m bench <command> [options]", "", "commands:"]
+    lines += [f"  {name:<13} {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    command = argv[0].replace("_", "-")
+    if command not in COMMANDS:
+        print(f"unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    sys.argv = [f"python -m bench {command}", *argv[1:]]
+    module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
