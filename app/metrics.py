@@ -44,17 +44,35 @@ SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TOKEN_BUCKETS = (16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768)
 
 
-class QueueDepthCollector(Collector):
-    def __init__(self, depths: Callable[[], dict[str, int]]) -> None:
+class ServiceStateCollector(Collector):
+    """Read at scrape time: each model's queue depth and capacity, and readiness."""
+
+    def __init__(
+        self, depths: Callable[[], dict[str, int]], capacity: int, ready: Callable[[], bool]
+    ) -> None:
         self._depths = depths
+        self._capacity = capacity
+        self._ready = ready
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
+        depth = GaugeMetricFamily(
             "sentiment_queue_depth", "Texts waiting in each model's batch queue", labels=["model"]
         )
-        for model, depth in self._depths().items():
-            family.add_metric([model], depth)
-        yield family
+        capacity = GaugeMetricFamily(
+            "sentiment_queue_capacity",
+            "Texts a model's queue holds before requests get 429",
+            labels=["model"],
+        )
+        for model, waiting in self._depths().items():
+            depth.add_metric([model], waiting)
+            capacity.add_metric([model], self._capacity)
+        yield depth
+        yield capacity
+        yield GaugeMetricFamily(
+            "sentiment_ready",
+            "1 while /ready answers 200; 0 while loading, draining or after a failed load",
+            value=1.0 if self._ready() else 0.0,
+        )
 
 
 class Metrics:
@@ -106,8 +124,10 @@ class Metrics:
         )
         self._children: dict[tuple, object] = {}
 
-    def watch_queues(self, depths: Callable[[], dict[str, int]]) -> None:
-        self.registry.register(QueueDepthCollector(depths))
+    def watch_service(
+        self, depths: Callable[[], dict[str, int]], capacity: int, ready: Callable[[], bool]
+    ) -> None:
+        self.registry.register(ServiceStateCollector(depths, capacity, ready))
 
     def _child(self, metric: Counter | Histogram, *labels: str) -> object:
         key = (id(metric), *labels)

@@ -57,7 +57,7 @@ class Service:
         self.draining = False
         self.load_finished = asyncio.Event()  # set when loading ended, well or not
         self._loader: asyncio.Task[None] | None = None
-        metrics.watch_queues(self.queue_depths)
+        metrics.watch_service(self.queue_depths, settings.max_queue, lambda: self.ready)
 
     @property
     def ready(self) -> bool:

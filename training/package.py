@@ -22,6 +22,7 @@ from model.bundle import (
     Variant,
     write_manifest,
 )
+from model.runtime import cpu_session, run_logits
 from model.text import PAD_ID, TextEncoder, pad_batch
 from training import checkpoint
 from training.card import render_card
@@ -40,8 +41,6 @@ from training.export import (
     ExportError,
     export_onnx,
     quantize_int8,
-    run_onnx,
-    session,
     share_large_initializers,
     verify_export,
 )
@@ -127,9 +126,9 @@ def _write_cascade(
 def share_tables(folder: Path, ids: np.ndarray) -> list[str]:
     """Store the n-gram table once for both graphs; both must answer exactly as before."""
     graphs = [MODEL_FILE, FAST_FILE]
-    before = [run_onnx(session(folder / name), ids) for name in graphs]
+    before = [run_logits(cpu_session(folder / name), ids) for name in graphs]
     moved = share_large_initializers(folder, graphs)
-    after = [run_onnx(session(folder / name), ids) for name in graphs]
+    after = [run_logits(cpu_session(folder / name), ids) for name in graphs]
     if any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)):
         raise ExportError("graphs answer differently once their tables are shared")
     log.info("stored once for both graphs: %s", ", ".join(moved) or "nothing")

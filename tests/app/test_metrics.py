@@ -46,9 +46,13 @@ def test_requests_and_errors_are_counted_by_route_status_and_type() -> None:
     assert sample(metrics, "sentiment_errors_total", type="queue_full") == 1
 
 
-def test_queue_depth_is_read_at_scrape_time() -> None:
+def test_queue_depth_capacity_and_readiness_are_read_at_scrape_time() -> None:
     metrics = Metrics()
-    depths = {"m": 0}
-    metrics.watch_queues(lambda: dict(depths))
-    depths["m"] = 7
-    assert b'sentiment_queue_depth{model="m"} 7.0' in metrics.render()
+    depths, ready = {"m": 0}, [False]
+    metrics.watch_service(lambda: dict(depths), 64, lambda: ready[0])
+    assert b"sentiment_ready 0.0" in metrics.render()
+    depths["m"], ready[0] = 7, True
+    text = metrics.render()
+    assert b'sentiment_queue_depth{model="m"} 7.0' in text
+    assert b'sentiment_queue_capacity{model="m"} 64.0' in text
+    assert b"sentiment_ready 1.0" in text
