@@ -9,10 +9,10 @@ from typing import Any
 
 from app.errors import InvalidInput, ModelNotFound
 from app.registry import ServedModel
-from app.schemas_v2 import InferenceRequest
+from app.schemas_v2 import OUTPUT_NAMES, InferenceRequest
 
 INPUT_NAME = "text"
-OUTPUTS = ("probabilities", "label")
+OUTPUTS = OUTPUT_NAMES
 PLATFORM = "onnxruntime_onnx"
 
 
@@ -31,6 +31,8 @@ def texts_of(request: InferenceRequest) -> list[str]:
     tensor = request.inputs[0]
     if tensor.datatype != "BYTES":
         raise InvalidInput(f'input "{INPUT_NAME}" must have datatype BYTES, got {tensor.datatype}')
+    if tensor.data is None:
+        raise InvalidInput(f'input "{INPUT_NAME}" has no data (nor binary_data_size)')
     texts = flatten(tensor.data)
     if any(d < 0 for d in tensor.shape) or math.prod(tensor.shape) != len(texts):
         raise InvalidInput(f"shape {tensor.shape} does not match {len(texts)} data elements")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+OUTPUT_NAMES = ("probabilities", "label")
 
 
 class _Strict(BaseModel):
@@ -15,14 +17,24 @@ class RequestInput(_Strict):
     name: str = Field(description='Input tensor name; this service reads "text"')
     shape: list[int] = Field(description="[N] (or [N, 1]) for N texts")
     datatype: str = Field(description='"BYTES": texts as JSON strings')
-    parameters: dict[str, Any] | None = None
-    data: list[Any] = Field(description="The texts, flat (row-major) or nested by shape")
+    parameters: dict[str, Any] | None = Field(
+        default=None,
+        description="binary_data_size: the tensor's bytes in the binary part of the body "
+        "(binary tensor data extension); other keys are ignored",
+    )
+    data: list[Any] | None = Field(
+        default=None,
+        description="The texts, flat (row-major) or nested by shape; left out when the tensor "
+        "travels as binary data",
+    )
 
 
 class RequestOutput(_Strict):
-    name: str = Field(description='"probabilities" or "label"')
+    name: Annotated[str, WithJsonSchema({"enum": list(OUTPUT_NAMES)})] = Field(
+        description='"probabilities" or "label"'
+    )
     parameters: dict[str, Any] | None = Field(
-        default=None, description="Accepted and ignored (e.g. binary_data: answers are JSON)"
+        default=None, description="binary_data (bool): answer this output as binary data"
     )
 
 
@@ -46,9 +58,13 @@ class InferenceRequest(_Strict):
         },
     )
 
+    model_name: str | None = Field(default=None, description="Ignored: the path names the model")
+    model_version: str | None = Field(default=None, description="Ignored: the path decides")
     id: str | None = Field(default=None, description="Echoed in the response")
     parameters: dict[str, Any] | None = Field(
-        default=None, description='Optional {"truncate": bool}; other keys are ignored'
+        default=None,
+        description='Optional "truncate" (bool) and "binary_data_output" (bool: every output '
+        "as binary data); other keys are ignored",
     )
     inputs: list[RequestInput] = Field(min_length=1)
     outputs: list[RequestOutput] | None = Field(default=None, description="Default: all outputs")
@@ -58,7 +74,10 @@ class ResponseOutput(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="binary_data_size when the output travels as binary data"
+    )
+    data: list[Any] | None = None
 
 
 class InferenceResponse(BaseModel):
