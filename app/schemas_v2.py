@@ -6,7 +6,25 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from app.schemas import TEXT_SCHEMA
+
 OUTPUT_NAMES = ("probabilities", "label")
+# texts, flat ([N]) or one per row ([N, 1]); absent (null) when the tensor travels as binary data
+DATA_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "anyOf": [
+                    TEXT_SCHEMA,
+                    {"type": "array", "items": TEXT_SCHEMA, "minItems": 1, "maxItems": 1},
+                ]
+            },
+        },
+        {"type": "null"},
+    ]
+}
 
 
 class _Strict(BaseModel):
@@ -14,15 +32,20 @@ class _Strict(BaseModel):
 
 
 class RequestInput(_Strict):
-    name: str = Field(description='Input tensor name; this service reads "text"')
+    # documented as what the service takes; checked in app.openinference with clearer messages
+    name: Annotated[str, WithJsonSchema({"const": "text"})] = Field(
+        description='Input tensor name; this service reads "text"'
+    )
     shape: list[int] = Field(description="[N] (or [N, 1]) for N texts")
-    datatype: str = Field(description='"BYTES": texts as JSON strings')
+    datatype: Annotated[str, WithJsonSchema({"const": "BYTES"})] = Field(
+        description='"BYTES": texts as JSON strings'
+    )
     parameters: dict[str, Any] | None = Field(
         default=None,
         description="binary_data_size: the tensor's bytes in the binary part of the body "
         "(binary tensor data extension); other keys are ignored",
     )
-    data: list[Any] | None = Field(
+    data: Annotated[list[Any] | None, WithJsonSchema(DATA_SCHEMA)] = Field(
         default=None,
         description="The texts, flat (row-major) or nested by shape; left out when the tensor "
         "travels as binary data",
@@ -66,7 +89,7 @@ class InferenceRequest(_Strict):
         description='Optional "truncate" (bool) and "binary_data_output" (bool: every output '
         "as binary data); other keys are ignored",
     )
-    inputs: list[RequestInput] = Field(min_length=1)
+    inputs: list[RequestInput] = Field(min_length=1, json_schema_extra={"maxItems": 1})
     outputs: list[RequestOutput] | None = Field(default=None, description="Default: all outputs")
 
 
