@@ -22,15 +22,15 @@ RUN apt-get update \
 # copied as plain source below. What the service never runs goes too: huggingface_hub and its
 # download stack (tokenizers needs them only for from_pretrained(); the service reads
 # tokenizer.json from its bundles), uvicorn's extras for reloading, websockets and YAML log
-# configs, ONNX Runtime's Python tooling (transformers, quantization, tools, and the protobuf
-# package only they import: sessions parse models in C++), numpy's build tools and C headers,
-# type stubs (.pyi) and every test suite inside site-packages.
+# configs, ONNX Runtime's Python tooling (transformers, quantization, tools: sessions parse models
+# in C++), numpy's build tools and C headers, type stubs (.pyi) and every test suite inside
+# site-packages. protobuf stays: the gRPC service (app/protocol stubs, grpc_health) needs it.
 COPY pyproject.toml constraints.txt ./
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install -c constraints.txt '.[serve]' \
  && /opt/venv/bin/pip uninstall -y \
       huggingface_hub hf-xet fsspec httpx2 httpcore2 truststore filelock tqdm \
-      watchfiles websockets pyyaml protobuf \
+      watchfiles websockets pyyaml \
       sentiment-service setuptools pip \
  && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
  && rm -rf "$site"/onnxruntime/transformers "$site"/onnxruntime/quantization \
@@ -52,7 +52,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     ORT_DISABLE_TELEMETRY=1 \
     SENTIMENT_HOST=0.0.0.0 \
-    SENTIMENT_PORT=8000
+    SENTIMENT_PORT=8000 \
+    SENTIMENT_GRPC_PORT=8001
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin app
@@ -63,9 +64,10 @@ WORKDIR /srv
 # import check fails the build if the slimmed venv lacks anything the service imports.
 COPY app/ app/
 COPY model/ model/
-RUN python -m compileall -q app model && python -c 'import app.main, tokenizers, onnxruntime'
+RUN python -m compileall -q app model && python -c 'import app.main, app.grpc_server, tokenizers, onnxruntime'
 USER 10001:10001
-EXPOSE 8000
+# 8000: HTTP (REST, probes, /metrics); 8001: gRPC (KServe v2 inference and gRPC health)
+EXPOSE 8000 8001
 # No curl in the slim image: python's urllib, exec form. urlopen raises on 503 (loading, or
 # draining after SIGTERM), so the check fails until every model is loaded and warm.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint lock train-en train-ko bench clean
+.PHONY: run test lint lock protos train-en train-ko bench clean
 
 run: $(VENV)/.serve  ## set up (first time) and start the service on http://127.0.0.1:8000
 	$(PY) -m app
@@ -25,6 +25,15 @@ $(VENV)/.dev: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.serve
+
+# The gRPC stubs in app/protocol are committed; regenerate them after editing the .proto. protoc
+# writes `import grpc_predict_v2_pb2`, a top-level import: sed makes it the package's.
+PROTO_DIR := app/protocol
+protos: $(VENV)/.dev
+	cd $(PROTO_DIR) && $(abspath $(PY)) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. \
+	  --grpc_python_out=. grpc_predict_v2.proto
+	sed -i 's/^import grpc_predict_v2_pb2 as/from app.protocol import grpc_predict_v2_pb2 as/' \
+	  $(PROTO_DIR)/grpc_predict_v2_pb2_grpc.py
 
 # Regenerate constraints.txt from a fresh venv: the lock must hold the CPU torch build and no
 # nvidia-*/CUDA package (the local label `+cpu` is dropped so the pin also matches PyPI's spelling).

@@ -30,6 +30,10 @@ class InvalidInput(ServiceError):
     """The request is malformed: wrong types, empty text, too many texts, unknown fields."""
 
 
+class MalformedBody(InvalidInput):
+    """The body's framing is broken: binary tensor sizes or length prefixes that do not add up."""
+
+
 class PayloadTooLarge(ServiceError):
     """The body, a text or its tokens exceed a limit."""
 
@@ -69,6 +73,7 @@ class DeadlineExceeded(ServiceError):
 # The one table: exception class -> (HTTP status, error type). Lookup walks the class's MRO, so
 # subclasses may specialise the type while keeping the status.
 ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
+    MalformedBody: (400, "malformed_body"),
     InvalidInput: (422, "invalid_input"),
     PayloadTooLarge: (413, "payload_too_large"),
     ModelNotFound: (404, "model_not_found"),

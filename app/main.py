@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.errors import install_error_handlers
+from app.grpc_server import GrpcServer
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -61,6 +62,14 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: 
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
 
 
+async def start_grpc(settings: Settings, service: Service) -> GrpcServer | None:
+    if not settings.grpc_enabled:
+        return None
+    server = GrpcServer(settings, service)
+    await server.start()
+    return server
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.json_logs)
@@ -70,9 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()  # models load in the background: /health answers meanwhile
+        grpc = await start_grpc(settings, service)
         try:
             yield
         finally:
+            if grpc is not None:
+                await grpc.stop(settings.graceful_timeout_s)  # in-flight calls are answered
             await service.stop()
 
     app = FastAPI(

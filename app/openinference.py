@@ -8,11 +8,11 @@ import math
 from typing import Any
 
 from app.errors import InvalidInput, ModelNotFound
-from app.schemas_v2 import InferenceRequest
+from app.schemas_v2 import OUTPUT_NAMES, InferenceRequest
 from app.worker import ModelWorker
 
 INPUT_NAME = "text"
-OUTPUTS = ("probabilities", "label")
+OUTPUTS = OUTPUT_NAMES
 PLATFORM = "onnxruntime_onnx"
 
 
@@ -31,6 +31,8 @@ def texts_of(request: InferenceRequest) -> list[str]:
     tensor = request.inputs[0]
     if tensor.datatype != "BYTES":
         raise InvalidInput(f'input "{INPUT_NAME}" must have datatype BYTES, got {tensor.datatype}')
+    if tensor.data is None:
+        raise InvalidInput(f'input "{INPUT_NAME}" has no data (nor binary_data_size)')
     texts = flatten(tensor.data)
     if any(d < 0 for d in tensor.shape) or math.prod(tensor.shape) != len(texts):
         raise InvalidInput(f"shape {tensor.shape} does not match {len(texts)} data elements")
@@ -52,12 +54,9 @@ def requested_outputs(request: InferenceRequest) -> list[str]:
 
 
 def flag_of(request: InferenceRequest, name: str) -> bool | None:
-    """A boolean request parameter ("truncate", "full_model"); None when not sent."""
-    parameters = request.parameters or {}
-    if name not in parameters:
-        return None
-    value = parameters[name]
-    if not isinstance(value, bool):
+    """A boolean request parameter ("truncate", "full_model"); None when not sent or null."""
+    value = (request.parameters or {}).get(name)
+    if value is not None and not isinstance(value, bool):
         raise InvalidInput(f'parameter "{name}" must be true or false')
     return value
 

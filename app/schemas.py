@@ -17,6 +17,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_DESCRIPTIONS = {
+    400: "Malformed binary tensor data: sizes or length prefixes that do not add up",
     401: "Missing or wrong API key (only when one is configured)",
     404: "Unknown model; the message lists the loaded ones",
     413: "Body, text or token count over a limit",
@@ -66,6 +67,9 @@ class TextsRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_of(self) -> TextsRequest:
+        for name in ("text", "texts"):  # the schema says a string / an array: never null
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"`{name}` is null; leave it out instead")
         if (self.text is None) == (self.texts is None):
             raise ValueError("send exactly one of `text` (a string) or `texts` (a list of strings)")
         if self.texts is not None and not self.texts:

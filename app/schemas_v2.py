@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from app.schemas import TEXT_SCHEMA
+
+OUTPUT_NAMES = ("probabilities", "label")
+# texts, flat ([N]) or one per row ([N, 1]); absent (null) when the tensor travels as binary data
+DATA_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "anyOf": [
+                    TEXT_SCHEMA,
+                    {"type": "array", "items": TEXT_SCHEMA, "minItems": 1, "maxItems": 1},
+                ]
+            },
+        },
+        {"type": "null"},
+    ]
+}
 
 
 class _Strict(BaseModel):
@@ -12,17 +32,32 @@ class _Strict(BaseModel):
 
 
 class RequestInput(_Strict):
-    name: str = Field(description='Input tensor name; this service reads "text"')
+    # documented as what the service takes; checked in app.openinference with clearer messages
+    name: Annotated[str, WithJsonSchema({"const": "text"})] = Field(
+        description='Input tensor name; this service reads "text"'
+    )
     shape: list[int] = Field(description="[N] (or [N, 1]) for N texts")
-    datatype: str = Field(description='"BYTES": texts as JSON strings')
-    parameters: dict[str, Any] | None = None
-    data: list[Any] = Field(description="The texts, flat (row-major) or nested by shape")
+    datatype: Annotated[str, WithJsonSchema({"const": "BYTES"})] = Field(
+        description='"BYTES": texts as JSON strings'
+    )
+    parameters: dict[str, Any] | None = Field(
+        default=None,
+        description="binary_data_size: the tensor's bytes in the binary part of the body "
+        "(binary tensor data extension); other keys are ignored",
+    )
+    data: Annotated[list[Any] | None, WithJsonSchema(DATA_SCHEMA)] = Field(
+        default=None,
+        description="The texts, flat (row-major) or nested by shape; left out when the tensor "
+        "travels as binary data",
+    )
 
 
 class RequestOutput(_Strict):
-    name: str = Field(description='"probabilities" or "label"')
+    name: Annotated[str, WithJsonSchema({"enum": list(OUTPUT_NAMES)})] = Field(
+        description='"probabilities" or "label"'
+    )
     parameters: dict[str, Any] | None = Field(
-        default=None, description="Accepted and ignored (e.g. binary_data: answers are JSON)"
+        default=None, description="binary_data (bool): answer this output as binary data"
     )
 
 
@@ -46,11 +81,15 @@ class InferenceRequest(_Strict):
         },
     )
 
+    model_name: str | None = Field(default=None, description="Ignored: the path names the model")
+    model_version: str | None = Field(default=None, description="Ignored: the path decides")
     id: str | None = Field(default=None, description="Echoed in the response")
     parameters: dict[str, Any] | None = Field(
-        default=None, description='Optional {"truncate": bool}; other keys are ignored'
+        default=None,
+        description='Optional "truncate" (bool) and "binary_data_output" (bool: every output '
+        "as binary data); other keys are ignored",
     )
-    inputs: list[RequestInput] = Field(min_length=1)
+    inputs: list[RequestInput] = Field(min_length=1, json_schema_extra={"maxItems": 1})
     outputs: list[RequestOutput] | None = Field(default=None, description="Default: all outputs")
 
 
@@ -58,7 +97,10 @@ class ResponseOutput(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="binary_data_size when the output travels as binary data"
+    )
+    data: list[Any] | None = None
 
 
 class InferenceResponse(BaseModel):

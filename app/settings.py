@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(default=5.0, ge=0)  # after SIGTERM: serve while /ready is 503
     host: str = "127.0.0.1"  # set 0.0.0.0 in a container
     port: int = Field(default=8000, ge=0, le=65535)
+    # the KServe v2 gRPC service and gRPC health, same host, same models and batchers
+    grpc_enabled: bool = True
+    grpc_port: int = Field(default=8001, ge=0, le=65535)  # 8001 as in Triton
 
     @field_validator("models", "cors_origins", mode="before")
     @classmethod

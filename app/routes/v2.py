@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
-from app import __version__
+from app import v2_infer
 from app.context import RequestContext
 from app.deps import ContextDep, ServiceDep
 from app.errors import NotReady
-from app.limits import check_texts
-from app.openinference import (
-    check_version,
-    flag_of,
-    model_metadata,
-    output_tensors,
-    requested_outputs,
-    texts_of,
-)
+from app.openinference import check_version, model_metadata
 from app.responses import JSONBytesResponse
 from app.schemas import error_responses
 from app.schemas_v2 import (
@@ -29,15 +22,21 @@ from app.schemas_v2 import (
     ServerReady,
 )
 from app.service import Service
+from app.v2_infer import binary_outputs, with_binary_inputs
+from app.v2_route import BinaryTensorRoute, binary_tail, v2_response
 from app.waiting import wait_for_client_gone
 
-router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], strict_content_type=False)
-SERVER_NAME = "sentiment-service"
+router = APIRouter(
+    prefix="/v2",
+    tags=["open inference protocol (v2)"],
+    strict_content_type=False,
+    route_class=BinaryTensorRoute,
+)
 
 
 @router.get("", response_model=ServerMetadata, summary="Server metadata")
 async def server_metadata() -> JSONBytesResponse:
-    return JSONBytesResponse({"name": SERVER_NAME, "version": __version__, "extensions": []})
+    return JSONBytesResponse(v2_infer.server_metadata())
 
 
 @router.get("/health/live", response_model=ServerLive, summary="Server live")
@@ -117,42 +116,38 @@ async def _infer(
     service: Service,
     context: RequestContext,
     version: str | None,
-) -> JSONBytesResponse:
-    model = service.model(context.model)
-    check_version(model, version)
-    texts = texts_of(body)
-    outputs = requested_outputs(body)
-    check_texts(texts, service.limits)
-    result = await service.classify(
-        model,
-        texts,
-        flag_of(body, "truncate"),
-        flag_of(body, "full_model"),
+) -> Response:
+    body = with_binary_inputs(body, binary_tail(request))
+    binary = binary_outputs(body)
+    result = await v2_infer.infer(
+        service,
+        body,
+        context.model or "",
+        version,
+        context.request_id,
         lambda: wait_for_client_gone(request.receive),
     )
     context.times = result.times
-    probabilities = [s.probabilities for s in result.scored]
-    answer = {
-        "model_name": model.name,
-        "model_version": model.bundle.manifest.version,
-        "id": body.id if body.id is not None else context.request_id,
-        "outputs": output_tensors(outputs, model.labels, probabilities),
-    }
-    return JSONBytesResponse(answer, headers=result.times.headers())
+    return v2_response(result.answer, binary, result.times.headers())
 
 
-INFER_ERRORS = error_responses(401, 404, 413, 422, 429, 503, 504)
+INFER_ERRORS = error_responses(400, 401, 404, 413, 422, 429, 503, 504)
+BINARY_BODY = {
+    "description": "JSON, or with the binary tensor data extension the JSON header "
+    "(Inference-Header-Content-Length bytes) followed by the binary tensors",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+}
 
 
 @router.post(
     "/models/{name}/infer",
     response_model=InferenceResponse,
-    responses=INFER_ERRORS,
+    responses={**INFER_ERRORS, 200: BINARY_BODY},
     summary="Inference: BYTES texts in; FP32 probabilities and BYTES labels out",
 )
 async def infer(
     name: str, body: InferenceRequest, request: Request, service: ServiceDep, context: ContextDep
-) -> JSONBytesResponse:
+) -> Response:
     context.model = name
     return await _infer(body, request, service, context, None)
 
@@ -160,7 +155,7 @@ async def infer(
 @router.post(
     "/models/{name}/versions/{version}/infer",
     response_model=InferenceResponse,
-    responses=INFER_ERRORS,
+    responses={**INFER_ERRORS, 200: BINARY_BODY},
     summary="Inference on one model version",
 )
 async def infer_version(
@@ -170,6 +165,6 @@ async def infer_version(
     request: Request,
     service: ServiceDep,
     context: ContextDep,
-) -> JSONBytesResponse:
+) -> Response:
     context.model = name
     return await _infer(body, request, service, context, version)

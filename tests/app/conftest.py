@@ -58,6 +58,7 @@ def make_settings(model_dir: Path, **overrides: Any) -> Settings:
         "default_model": "tiny-en",
         "drain_seconds": 0,
         "log_level": "WARNING",
+        "grpc_enabled": False,  # tests that want gRPC turn it on, on a free port
         **overrides,
     }
     return Settings(**values)

@@ -40,6 +40,7 @@ def server(model_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.
         "SENTIMENT_PORT": str(port),
         "SENTIMENT_DRAIN_SECONDS": "0.5",
         "SENTIMENT_VARIANT": "fp32",  # exact batch/alone equality (int8 varies by ~1e-3)
+        "SENTIMENT_GRPC_PORT": str(free_port()),  # never the fixed 8001 another process may hold
         **env,
     }
     with log.open("wb") as out:

@@ -49,10 +49,24 @@ def documents() -> tuple[tuple[Path, dict], ...]:
     return tuple(found)
 
 
+def every(kind: str) -> list[dict]:
+    return [doc for _, doc in documents() if doc["kind"] == kind]
+
+
 def the(kind: str) -> dict:
     """The one manifest of `kind` under deploy/."""
-    matches = [doc for _, doc in documents() if doc["kind"] == kind]
+    matches = every(kind)
     assert len(matches) == 1, f"expected one {kind}, found {len(matches)}"
+    return matches[0]
+
+
+def inference_service(protocol: str) -> dict:
+    matches = [
+        d
+        for d in every("InferenceService")
+        if d["spec"]["predictor"]["model"]["protocolVersion"] == protocol
+    ]
+    assert len(matches) == 1, f"expected one InferenceService for {protocol}"
     return matches[0]
 
 
@@ -86,7 +100,9 @@ def check_inference_service(doc: dict) -> None:
     assert doc["metadata"]["name"]
     model = doc["spec"]["predictor"]["model"]
     assert model["modelFormat"]["name"] and model["runtime"]
-    assert model["protocolVersion"] == "v2"
+    assert model["protocolVersion"] in {"v2", "grpc-v2"}
+    for port in model.get("ports", []):
+        validate_container({"name": "x", "ports": [port]})
 
 
 def check_kustomization(path: Path, doc: dict) -> None:
@@ -197,8 +213,38 @@ def test_probes_use_real_routes_on_the_service_port(
         path, port = probe["httpGet"]["path"], probe["httpGet"]["port"]
         assert serves_get(app, path), f"{path} is no GET route of the app"
         assert port_number(container, port) == settings.port
-    assert [p["containerPort"] for p in container["ports"]] == [settings.port]
+    assert container["ports"][0]["containerPort"] == settings.port
     assert settings.host == "0.0.0.0"
+
+
+def test_grpc_port_is_the_service_setting_and_exposed(settings_from: SettingsFrom) -> None:
+    container = deployment_container()
+    settings = settings_from(container_env(container))
+    assert settings.grpc_enabled
+    assert port_number(container, "grpc") == settings.grpc_port
+    service_port = next(p for p in the("Service")["spec"]["ports"] if p["name"] == "grpc")
+    assert port_number(container, service_port["targetPort"]) == settings.grpc_port
+    assert service_port["appProtocol"] == "kubernetes.io/h2c"
+
+
+def test_grpc_inference_service_routes_to_the_runtime_grpc_port(
+    settings_from: SettingsFrom,
+) -> None:
+    settings = settings_from(container_env(runtime_container()))
+    model = inference_service("grpc-v2")["spec"]["predictor"]["model"]
+    assert model["ports"] == [
+        {"name": "h2c", "containerPort": settings.grpc_port, "protocol": "TCP"}
+    ]
+    assert "grpc-v2" in the("ServingRuntime")["spec"]["protocolVersions"]
+
+
+def test_image_and_compose_publish_the_grpc_port() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^EXPOSE\s+8000\s+8001\s*$", dockerfile, re.M)
+    assert "protobuf" not in re.findall(r"pip uninstall -y([^&]*)", dockerfile)[0]
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    ports = compose["services"]["api"]["ports"]
+    assert any(p.endswith(":8001") for p in ports), ports
 
 
 def test_probe_routes_mean_liveness_and_readiness() -> None:
@@ -273,8 +319,9 @@ def test_grace_period_outlasts_the_drain(settings_from: SettingsFrom) -> None:
     assert pod["enableServiceLinks"] is False
 
 
-def test_inference_service_runs_on_the_v2_runtime() -> None:
-    runtime, isvc = the("ServingRuntime"), the("InferenceService")
+@pytest.mark.parametrize("protocol", ["v2", "grpc-v2"])
+def test_inference_service_runs_on_the_v2_runtime(protocol: str) -> None:
+    runtime, isvc = the("ServingRuntime"), inference_service(protocol)
     model = isvc["spec"]["predictor"]["model"]
     assert model["runtime"] == runtime["metadata"]["name"]
     assert model["protocolVersion"] in runtime["spec"]["protocolVersions"]
