@@ -90,6 +90,25 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction] = Field(description="One per input text, in input order")
 
 
+class WordContribution(BaseModel):
+    text: str = Field(description="The word as it appears in the text")
+    start: int = Field(description="First character of the word in the text")
+    end: int = Field(description="One past the word's last character")
+    contributions: dict[str, float] = Field(
+        description="Per label: P(label | text) - P(label | text without this word)"
+    )
+
+
+class Explanation(Prediction):
+    method: str = Field(description="How contributions were computed", examples=["occlusion"])
+    words: list[WordContribution] = Field(description="Each word the model read, in text order")
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    explanations: list[Explanation] = Field(description="One per input text, in input order")
+
+
 class Tokenized(BaseModel):
     tokens: list[str]
     ids: list[int]

@@ -1,0 +1,165 @@
+"""Per-word explanations by occlusion: each word removed in turn, every variant scored at once.
+
+A word is a span of the original text made of consecutive model tokens (from the tokenizer's
+offsets): a new word starts after a gap between tokens, and where letters or digits meet other
+characters, so "great!!!" gives "great" and "!!!", and the bytes of one emoji stay together.
+A word's contribution toward a label is P(label | text) - P(label | text without the word's
+tokens), for every label of the model (any number of them); contributions of one word sum to 0.
+
+The text and its N variants go to the model's batcher in one submission (`score_rows`, the one
+call site), so they are batched, length-sorted and run like /predict's texts, and the answer for
+the whole text is the one /predict gives. Cost: N + 1 rows for N words, each as long as the
+text: about N times a /predict of the same text (docs/benchmarks.md). Occlusion is exact for what
+it claims, the effect of deleting one word; it misses interactions (two words that each make
+the other redundant both score low).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import InvalidInput, PayloadTooLarge, ServiceError
+from app.inference import StageTimes, encode, gather_entries, prediction, stage_times
+from app.registry import ServedModel
+from app.scoring import Scored
+from model.text import UNK_ID, EncodedText
+
+METHOD = "occlusion"
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainLimits:
+    max_texts: int  # texts per /explain request
+    max_tokens: int  # model tokens per text (after truncation)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    start: int  # characters of the original text, [start, end)
+    end: int
+    first: int  # model tokens of the word, [first, last)
+    last: int
+
+
+def _wordy(char: str) -> bool:
+    return char.isalnum() or char in "'’_"
+
+
+def _visible_start(text: str, start: int, end: int) -> int:
+    """First non-space character of a token's span (Metaspace tokens include the space)."""
+    while start < end and text[start].isspace():
+        start += 1
+    return start
+
+
+def _continues(text: str, word: Word, start: int) -> bool:
+    """Whether a token whose visible part starts at `start` belongs to `word`."""
+    if start < word.end:
+        return True  # overlapping spans: the bytes of one character
+    return start == word.end and _wordy(text[start - 1]) == _wordy(text[start])
+
+
+def words_of(text: str, offsets: Sequence[tuple[int, int]]) -> list[Word]:
+    """Group consecutive tokens into words by their character offsets in `text`; a token that
+    is only space joins the word after it."""
+    words: list[Word] = []
+    first = 0  # first token not yet in a word
+    for i, (start, end) in enumerate(offsets):
+        visible = _visible_start(text, start, end)
+        if visible == end:
+            continue  # only space: taken by the next word
+        if words and first == i and _continues(text, words[-1], visible):
+            prev = words[-1]
+            words[-1] = Word(prev.start, max(prev.end, end), prev.first, i + 1)
+        else:
+            words.append(Word(visible, end, first, i + 1))
+        first = i + 1
+    return words
+
+
+def occluded_rows(ids: list[int], words: list[Word]) -> list[list[int]]:
+    """One row per word: the ids without that word's tokens ([UNK] if nothing is left)."""
+    return [(ids[: w.first] + ids[w.last :]) or [UNK_ID] for w in words]
+
+
+def as_payload(ids: list[int]) -> EncodedText:
+    return EncodedText(ids, len(ids), None, len(ids))
+
+
+async def score_rows(
+    model: ServedModel, rows: list[list[int]], deadline: float
+) -> tuple[list[list[float]], StageTimes]:
+    """Probabilities [len(rows), C] of token-id rows, through the model's batcher in one
+    submission. The one place where /explain meets the scoring machinery."""
+    batcher = model.batcher
+    if batcher is None:
+        raise ServiceError(f"model {model.name} has no running batcher")
+    entries = batcher.submit([as_payload(r) for r in rows], [len(r) for r in rows], deadline)
+    scored: list[Scored] = await gather_entries(entries, deadline)
+    return [s.probabilities for s in scored], stage_times(entries, 0.0, 0.0)
+
+
+def contributions(
+    labels: list[str], whole: list[float], without: list[list[float]]
+) -> list[dict[str, float]]:
+    """Per word, P(label | text) - P(label | text without the word), for every label."""
+    return [{lab: whole[c] - row[c] for c, lab in enumerate(labels)} for row in without]
+
+
+def explanation(
+    model: ServedModel, text: str, item: EncodedText, words: list[Word], probs: list[list[float]]
+) -> dict[str, Any]:
+    """The prediction for the whole text (row 0) and each word's span and contributions."""
+    per_word = contributions(model.labels, probs[0], probs[1:])
+    spans = [
+        {"text": text[w.start : w.end], "start": w.start, "end": w.end, "contributions": c}
+        for w, c in zip(words, per_word, strict=True)
+    ]
+    return {**prediction(model.labels, probs[0], item), "method": METHOD, "words": spans}
+
+
+def check_count(texts: Sequence[str], limits: ExplainLimits) -> None:
+    if len(texts) > limits.max_texts:
+        raise InvalidInput(
+            f"{len(texts)} texts in one /explain request; send at most {limits.max_texts}"
+        )
+
+
+def check_tokens(items: list[EncodedText], limits: ExplainLimits) -> None:
+    for i, item in enumerate(items):
+        if len(item) > limits.max_tokens:
+            raise PayloadTooLarge(
+                f"texts[{i}] has {len(item)} tokens; /explain reads at most {limits.max_tokens} "
+                "per text (its cost grows with the square of the length); shorten it"
+            )
+
+
+def _add(total: StageTimes, part: StageTimes) -> None:
+    total.queue += part.queue
+    total.inference += part.inference
+
+
+async def explain_texts(
+    model: ServedModel,
+    texts: Sequence[str],
+    truncate: bool,
+    deadline: float,
+    limits: ExplainLimits,
+) -> tuple[list[dict[str, Any]], StageTimes]:
+    """One explanation per text, in order; texts are scored one after another, each in one
+    submission, so one request never queues more than one text's variants at a time."""
+    check_count(texts, limits)
+    started = time.perf_counter()
+    items = await encode(model, texts, truncate)
+    times = StageTimes(tokenization=(time.perf_counter() - started) * 1e3)
+    check_tokens(items, limits)
+    answers = []
+    for text, item in zip(texts, items, strict=True):
+        words = words_of(text, item.offsets) if item.encoding is not None else []
+        probs, part = await score_rows(model, [item.ids, *occluded_rows(item.ids, words)], deadline)
+        _add(times, part)
+        answers.append(explanation(model, text, item, words, probs))
+    return answers, times
