@@ -3,8 +3,12 @@
 A word is a span of the original text made of consecutive model tokens (from the tokenizer's
 offsets): a new word starts after a gap between tokens, and where letters or digits meet other
 characters, so "great!!!" gives "great" and "!!!", and the bytes of one emoji stay together.
-A word's contribution toward a label is P(label | text) - P(label | text without the word's
-tokens), for every label of the model (any number of them); contributions of one word sum to 0.
+A word's contribution toward a label is the change in that label's log-odds, log(p / (1 - p)),
+when the word's tokens are deleted: log-odds(label | text) - log-odds(label | text without it),
+for every label of the model (any number of them). Log-odds rather than probabilities, because
+a confident model's probabilities saturate: at P = 0.99999 deleting the word that decided the
+answer moves P by 1e-5 but the log-odds by several units. Signs are those of the probability
+change, so "positive = the word supports the label" holds either way.
 
 The text and its N variants go to the model's batcher in one submission (`score_rows`, the one
 call site), so they are batched, length-sorted and run like /predict's texts, and the answer for
@@ -16,6 +20,7 @@ the other redundant both score low).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +33,7 @@ from app.scoring import Scored
 from model.text import UNK_ID, EncodedText
 
 METHOD = "occlusion"
+TINY = 1e-300  # floor under probabilities before a log (a probability can underflow to 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +108,24 @@ async def score_rows(
     return [s.probabilities for s in scored], stage_times(entries, 0.0, 0.0)
 
 
+def log_odds(probs: list[float]) -> list[float]:
+    """Per label, log(p / (1 - p)); 1 - p is summed from the other labels' probabilities, so
+    it stays exact when p rounds to 1."""
+    rest = [sum(probs[:c] + probs[c + 1 :]) for c in range(len(probs))]
+    return [
+        math.log(max(p, TINY)) - math.log(max(r, TINY)) for p, r in zip(probs, rest, strict=True)
+    ]
+
+
 def contributions(
     labels: list[str], whole: list[float], without: list[list[float]]
 ) -> list[dict[str, float]]:
-    """Per word, P(label | text) - P(label | text without the word), for every label."""
-    return [{lab: whole[c] - row[c] for c, lab in enumerate(labels)} for row in without]
+    """Per word, log-odds(label | text) - log-odds(label | text without the word)."""
+    base = log_odds(whole)
+    return [
+        {lab: base[c] - v for c, (lab, v) in enumerate(zip(labels, log_odds(row), strict=True))}
+        for row in without
+    ]
 
 
 def explanation(

@@ -95,7 +95,8 @@ class WordContribution(BaseModel):
     start: int = Field(description="First character of the word in the text")
     end: int = Field(description="One past the word's last character")
     contributions: dict[str, float] = Field(
-        description="Per label: P(label | text) - P(label | text without this word)"
+        description="Per label: the label's log-odds, log(p / (1 - p)), for the text minus "
+        "those for the text without this word; > 0: the word supports the label"
     )
 
 

@@ -32,15 +32,17 @@ def target_label(labels: list[str]) -> str:
 
 
 def without(text: str, words: list[dict[str, Any]]) -> str:
-    """`text` with each word's span deleted, and one space before it (so no stray space token
-    appears where the word was)."""
+    """`text` with each word's span deleted, and one space next to it (before it, else after
+    it), so that no stray space token appears where the word was."""
     kept, at = [], 0
     for word in sorted(words, key=lambda w: w["start"]):
-        start = word["start"]
+        start, end = word["start"], word["end"]
         if start > at and text[start - 1] == " ":
             start -= 1
+        elif end < len(text) and text[end] == " ":
+            end += 1
         kept.append(text[at:start])
-        at = word["end"]
+        at = end
     return "".join(kept) + text[at:]
 
 

@@ -24,7 +24,7 @@ async def explain(
 ) -> JSONBytesResponse:
     """Same body as /predict, tighter limits (`SENTIMENT_EXPLAIN_MAX_TEXTS`, `..._TOKENS`).
     Method: occlusion, each word deleted in turn and every variant scored in one batch; a
-    word's contribution is P(label | text) - P(label | text without it)."""
+    word's contribution is the label's log-odds for the text minus those without the word."""
     texts = body.items
     check_texts(texts, service.limits)
     model = service.model(body.model)

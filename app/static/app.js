@@ -69,6 +69,10 @@ function renderBars(probabilities) {
   }
 }
 
+function signed(value) {
+  return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(2)}`;
+}
+
 function colour(value, scale) {
   const strength = Math.min(1, Math.abs(value) / scale);
   const rgb = value >= 0 ? "var(--pos)" : "var(--neg)";
@@ -79,7 +83,7 @@ function renderWords() {
   const { explanation, text } = state;
   const label = $("toward").value;
   const values = explanation.words.map((w) => w.contributions[label]);
-  const scale = Math.max(0.01, ...values.map(Math.abs));
+  const scale = Math.max(0.1, ...values.map(Math.abs));
   const box = $("highlighted");
   box.replaceChildren();
   let at = 0;
@@ -88,20 +92,20 @@ function renderWords() {
     const mark = element("mark", text.slice(word.start, word.end));
     const value = values[i];
     mark.style.backgroundColor = colour(value, scale);
-    mark.title = `${value >= 0 ? "+" : ""}${value.toFixed(4)} toward ${label}`;
+    mark.title = `${signed(value)} log-odds toward ${label}`;
     mark.dataset.contribution = String(value);
     box.append(mark);
     at = word.end;
   });
   if (at < text.length) box.append(text.slice(at));
   $("top-words").textContent = strongest(explanation.words, values, text, label);
-  $("legend-low").textContent = `−${scale.toFixed(3)}`;
-  $("legend-high").textContent = `+${scale.toFixed(3)} toward ${label}`;
+  $("legend-low").textContent = `−${scale.toFixed(2)}`;
+  $("legend-high").textContent = `+${scale.toFixed(2)} log-odds toward ${label}`;
 }
 
 function strongest(words, values, text, label) {
   const order = values.map((_, i) => i).sort((a, b) => values[b] - values[a]);
-  const show = (i) => `${text.slice(words[i].start, words[i].end)} (${values[i] >= 0 ? "+" : ""}${values[i].toFixed(3)})`;
+  const show = (i) => `${text.slice(words[i].start, words[i].end)} (${signed(values[i])})`;
   const up = order.filter((i) => values[i] > 0).slice(0, 3).map(show);
   const down = order.filter((i) => values[i] < 0).reverse().slice(0, 3).map(show);
   return `Most for ${label}: ${up.join(", ") || "none"}. Most against: ${down.join(", ") || "none"}.`;
