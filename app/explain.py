@@ -13,7 +13,8 @@ change, so "positive = the word supports the label" holds either way.
 The text and its N variants go to the model's batcher in one submission (`score_rows`, the one
 call site), so they are batched, length-sorted and run like /predict's texts, and the answer for
 the whole text is the one /predict gives. Cost: N + 1 rows for N words, each as long as the
-text: about N times a /predict of the same text (docs/benchmarks.md). Occlusion is exact for what
+text, so quadratic in the length: ~2x a /predict for a tweet, ~34x for a 177-word review
+(docs/benchmarks.md). Occlusion is exact for what
 it claims, the effect of deleting one word; it misses interactions (two words that each make
 the other redundant both score low).
 """
