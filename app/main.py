@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = service
     install_error_handlers(app)
-    for router in (predict.router, explain.router, ops.router, v2.router):
+    explain_router = explain.make_router(settings.explain_max_texts)
+    for router in (predict.router, explain_router, ops.router, v2.router):
         app.include_router(router)
     install_docs(app)
     install_playground(app)

@@ -143,3 +143,11 @@ async def test_three_labels_get_three_contributions_per_word(three_label_dir: Pa
         for word in explained["words"]:
             assert list(word["contributions"]) == ["negative", "neutral", "positive"]
             assert all(math.isfinite(v) for v in word["contributions"].values())
+
+
+async def test_documented_body_states_the_configured_text_limit(bundles_root: Path) -> None:
+    async with serving(create_app(make_settings(bundles_root, explain_max_texts=3))) as client:
+        schema = (await client.get("/openapi.json")).json()
+    body = schema["components"]["schemas"]["ExplainRequest"]
+    assert body["properties"]["texts"]["maxItems"] == 3
+    assert body["additionalProperties"] is False and body["oneOf"]
