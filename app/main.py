@@ -10,13 +10,15 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
+from app.docs_assets import install_docs
 from app.errors import install_error_handlers
 from app.grpc_server import GrpcServer
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.responses import JSONBytesResponse
-from app.routes import ops, predict, v2
+from app.routes import explain, ops, predict, v2
+from app.routes.playground import install_playground
 from app.security import AuthMiddleware, document_bearer_auth
 from app.service import Service
 from app.settings import Settings
@@ -93,12 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONBytesResponse,
+        docs_url=None,  # install_docs serves both pages with assets from the package
         redoc_url=None,
     )
     app.state.service = service
     install_error_handlers(app)
-    for router in (predict.router, ops.router, v2.router):
+    explain_router = explain.make_router(settings.explain_max_texts)
+    for router in (predict.router, explain_router, ops.router, v2.router):
         app.include_router(router)
+    install_docs(app)
+    install_playground(app)
     add_middleware(app, settings, metrics, service)
     if settings.api_key is not None:
         document_bearer_auth(app, settings.metrics_require_key)

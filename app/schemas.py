@@ -107,6 +107,26 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction] = Field(description="One per input text, in input order")
 
 
+class WordContribution(BaseModel):
+    text: str = Field(description="The word as it appears in the text")
+    start: int = Field(description="First character of the word in the text")
+    end: int = Field(description="One past the word's last character")
+    contributions: dict[str, float] = Field(
+        description="Per label: the label's log-odds, log(p / (1 - p)), for the text minus "
+        "those for the text without this word; > 0: the word supports the label"
+    )
+
+
+class Explanation(Prediction):
+    method: str = Field(description="How contributions were computed", examples=["occlusion"])
+    words: list[WordContribution] = Field(description="Each word the model read, in text order")
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    explanations: list[Explanation] = Field(description="One per input text, in input order")
+
+
 class Tokenized(BaseModel):
     tokens: list[str]
     ids: list[int]

@@ -17,6 +17,9 @@ from app.errors import Unauthorized, error_response
 from app.middleware import header
 
 PROBES = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
+# static files that hold no data: the playground page (it asks for the key) and docs assets
+PUBLIC_PAGES = frozenset({"/"})
+PUBLIC_PREFIXES = ("/static/", "/docs-assets/")
 
 
 def bearer_token(value: bytes | None) -> bytes | None:
@@ -37,7 +40,7 @@ class AuthMiddleware:
         self.open_paths = open_paths(protect_metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths:
+        if scope["type"] != "http" or is_open(scope["path"], self.open_paths):
             await self.app(scope, receive, send)
             return
         if key_matches(bearer_token(header(scope, b"authorization")), self.key):
@@ -50,8 +53,13 @@ class AuthMiddleware:
         await error_response(error, scope)(scope, receive, send)
 
 
+def is_open(path: str, open_paths: frozenset[str]) -> bool:
+    return path in open_paths or path.startswith(PUBLIC_PREFIXES)
+
+
 def open_paths(protect_metrics: bool) -> frozenset[str]:
-    return PROBES if protect_metrics else PROBES | {"/metrics"}
+    open_ = PROBES | PUBLIC_PAGES
+    return open_ if protect_metrics else open_ | {"/metrics"}
 
 
 def document_bearer_auth(app: FastAPI, protect_metrics: bool) -> None:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_texts: int = Field(default=64, ge=1)  # per request, else 422
     max_body_bytes: int = Field(default=1_048_576, ge=1)  # per request body, else 413
     truncate: bool = True  # default for requests that do not say; false = 413 when too long
+    # /explain scores one variant per word, so a text costs ~words x a /predict: tighter limits
+    explain_max_texts: int = Field(default=8, ge=1)  # texts per /explain request, else 422
+    explain_max_tokens: int = Field(default=512, ge=1)  # model tokens per text, else 413
     # --- security ---
     api_key: SecretStr | None = None  # when set: `Authorization: Bearer <key>` on all but probes
     metrics_require_key: bool = False  # also require the key on /metrics

@@ -64,6 +64,20 @@ class Classified:
     times: StageTimes
 
 
+def prediction(labels: list[str], scored: Scored) -> dict[str, Any]:
+    """One text's answer as /predict (and /explain) shows it."""
+    probs = scored.probabilities
+    best = max(range(len(probs)), key=probs.__getitem__)
+    return {
+        "label": labels[best],
+        "score": probs[best],
+        "probabilities": dict(zip(labels, probs, strict=True)),
+        "tokens": len(scored.encoded),
+        "truncated": scored.encoded.truncated,
+        "path": scored.path,
+    }
+
+
 def estimated_tokens(text: str, max_length: int) -> int:
     return min(max_length, len(text) // CHARS_PER_TOKEN + 1)
 
@@ -120,7 +134,7 @@ class ModelWorker:
             return await asyncio.to_thread(self.encoder.encode_batch, texts)
         return [self.encoder.encode(text) for text in texts]
 
-    async def _encode(self, texts: Sequence[str], truncate: bool) -> list[EncodedText]:
+    async def encode(self, texts: Sequence[str], truncate: bool) -> list[EncodedText]:
         """Tokenize; with truncate=False a text over the model's max_length is refused (413)."""
         encoded = await self.tokenize(texts)
         if not truncate:
@@ -140,7 +154,7 @@ class ModelWorker:
         if truncate and all(len(t) <= WORKER_TOKENIZE_CHARS for t in texts):
             sizes = [estimated_tokens(t, self.max_length) for t in texts]
             return [Job(t, full_model) for t in texts], sizes
-        encoded = await self._encode(texts, truncate)
+        encoded = await self.encode(texts, truncate)
         return [Job(e, full_model) for e in encoded], [len(e) for e in encoded]
 
     async def classify(

@@ -33,25 +33,12 @@ from app.schemas import (
 )
 from app.service import Service
 from app.waiting import Disconnected, wait_for_client_gone
-from app.worker import Scored
+from app.worker import prediction
 from model.text import EncodedText
 
 PREDICT_PATH = "/predict"
 # strict_content_type=False: a JSON body without a Content-Type header is parsed as JSON
 router = APIRouter(tags=["sentiment"], strict_content_type=False)
-
-
-def prediction(labels: list[str], scored: Scored) -> dict[str, Any]:
-    probs = scored.probabilities
-    best = max(range(len(probs)), key=probs.__getitem__)
-    return {
-        "label": labels[best],
-        "score": probs[best],
-        "probabilities": dict(zip(labels, probs, strict=True)),
-        "tokens": len(scored.encoded),
-        "truncated": scored.encoded.truncated,
-        "path": scored.path,
-    }
 
 
 async def answer_predict(
