@@ -141,8 +141,9 @@ class TextSink:
 
     def _cells(self, records: list[Record]) -> list[list[str]]:
         rows = []
+        known = set(self.columns)
         for i, record in enumerate(records):
-            extra = record.keys() - set(self.columns)
+            extra = record.keys() - known
             if extra:
                 raise InputError(
                     f"row index {self.rows + i} has fields {sorted(extra)} that the first row "

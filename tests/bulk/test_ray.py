@@ -21,7 +21,10 @@ pytestmark = pytest.mark.slow
 def ray_runtime():
     from app.bulk.ray_runner import start_local
 
-    start_local(num_cpus=2)
+    with pytest.MonkeyPatch.context() as patch:
+        # Ray runs workers 15 nice levels below the raylet; on a busy machine that starves them
+        patch.setenv("RAY_worker_niceness", "0")
+        start_local(num_cpus=2)
     yield
     ray.shutdown()
 
