@@ -1,0 +1,156 @@
+"""The one adapter between bulk scoring and the service's internals.
+
+`load_scorer()` loads a bundle the way the service does (app.registry: every sha256 checked,
+warmed up) with the service's runtime settings (app.service: ONNX Runtime threads, batch limits)
+and runs texts through the service's own batcher and batch function (app.batcher, app.scoring),
+so a file scored here gets exactly the answers `/predict` would give. Nothing else in app.bulk
+imports from the service: replacing how models are loaded and run means changing this file only.
+
+The batcher is asyncio code; the scorer keeps a private event loop and blocks on it in `score()`.
+Texts are always truncated to the model's length, as the service does by default. Each call
+queues its texts shortest first, so that batches hold texts of similar length (less padding; the
+answers do not depend on how texts are batched).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.registry import LoadPlan, StartupError, bundle_names, load_registry
+from app.service import batch_limits, runtime_config
+from app.settings import Settings
+from app.worker import ModelWorker
+from model import read_manifest
+
+NO_DEADLINE_S = 24 * 3600.0  # a bulk job waits for its texts however long batches take
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    label: str
+    probabilities: dict[str, float]  # label -> probability, in the model's label order
+    path: str | None = None  # the cascade path that answered, for models that have one
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerConfig:
+    model: str = "sentiment-en"
+    model_dir: Path | None = None  # None: the service's default (SENTIMENT_MODEL_DIR or bundled)
+    variant: str | None = None  # None: the bundle's default variant
+    intra_op_threads: int | None = None  # None: as the service (its CPUs minus one)
+    batch_workers: int | None = None  # None: as the service (CPUs // threads)
+    max_texts: int = 4096  # the most texts one score() call may pass
+
+
+class BulkScorer:
+    """`score(texts)` for one model; not thread-safe (one caller at a time)."""
+
+    def __init__(self, config: ScorerConfig) -> None:
+        settings = service_settings(config)
+        runtime = runtime_config(settings)
+        plan = LoadPlan(
+            variant=settings.variant,
+            runtime=runtime,
+            limits=batch_limits(settings, runtime.intra_op_threads),
+            cascade=settings.cascade,
+        )
+        self._model: ModelWorker = load_registry(settings, plan).get(config.model)
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._start())
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._model.labels)
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def version(self) -> str:
+        return self._model.bundle.manifest.version
+
+    @property
+    def variant(self) -> str:
+        return self._model.scorer.full.variant
+
+    @property
+    def has_path(self) -> bool:
+        """Whether results carry a cascade path (the bundle has a fast graph, not turned off)."""
+        return self._model.cascade
+
+    def score(self, texts: list[str]) -> list[Result]:
+        if not texts:
+            return []
+        answers = self._loop.run_until_complete(self._answers(texts))
+        labels = self._model.labels
+        return [result(labels, probabilities, path) for probabilities, path in answers]
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._model.stop(timeout_s=60.0))
+        self._loop.close()
+
+    async def _start(self) -> None:
+        self._model.start()
+
+    async def _answers(self, texts: list[str]) -> list[tuple[list[float], str]]:
+        """(probabilities, path) per text, in input order; queued shortest first."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        deadline = time.monotonic() + NO_DEADLINE_S
+        classified = await self._model.classify([texts[i] for i in order], True, deadline)
+        answers: list[tuple[list[float], str]] = [([], "")] * len(texts)
+        for i, item in zip(order, classified.scored, strict=True):
+            answers[i] = (item.probabilities, item.path)
+        return answers
+
+
+def result(labels: list[str], probabilities: list[float], path: str | None = None) -> Result:
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    return Result(labels[best], dict(zip(labels, probabilities, strict=True)), path)
+
+
+def service_settings(config: ScorerConfig) -> Settings:
+    """The service's settings (SENTIMENT_* variables apply) for this one model."""
+    chosen: dict[str, object] = {
+        "models": [config.model],
+        "default_model": config.model,
+        "max_queue": config.max_texts,
+    }
+    optional = {
+        "model_dir": config.model_dir,
+        "variant": config.variant,
+        "intra_op_threads": config.intra_op_threads,
+        "batch_workers": config.batch_workers,
+    }
+    chosen.update({k: v for k, v in optional.items() if v is not None})
+    return Settings(**chosen)
+
+
+def load_scorer(config: ScorerConfig) -> BulkScorer:
+    """The call site to swap when models are loaded and run another way."""
+    return BulkScorer(config)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    version: str
+    variant: str
+    labels: list[str]
+    cascade: bool  # answers carry the path ("fast" or "full") that gave them
+
+
+def describe_model(config: ScorerConfig) -> ModelInfo:
+    """Name, version, variant and labels from the bundle's manifest, without loading the graph
+    (a Ray driver needs them to lay out the output; its actors load the model)."""
+    settings = service_settings(config)
+    folders = bundle_names(settings.model_dir)
+    if config.model not in folders:
+        raise StartupError(f"no bundle named {config.model!r} in {settings.model_dir}")
+    manifest = read_manifest(folders[config.model])
+    variant = config.variant or manifest.default_variant
+    cascade = bool(manifest.cascade) and settings.cascade
+    return ModelInfo(manifest.name, manifest.version, variant, list(manifest.labels), cascade)
