@@ -18,8 +18,23 @@ from tests.factories import REPO
 
 SHIPPED = REPO / "model" / "bundles"
 FLOORS: dict[str, dict[str, float]] = {
-    "sentiment-en": {},
-    "sentiment-ko": {},
+    "sentiment-en": {
+        "negation": 0.5,
+        "intensifiers and hedges": 1.0,
+        "contrast": 0.9,
+        "emoji": 0.6,
+        "elongation and typos": 0.8,
+        "all caps": 1.0,
+        "mentions and links": 0.95,
+        "neutral statements": 0.4,
+        "short answers": 0.9,
+    },
+    "sentiment-ko": {
+        "vocabulary": 1.0,
+        "negation": 0.65,
+        "contrast": 1.0,
+        "short answers": 1.0,
+    },
 }
 
 
