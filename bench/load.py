@@ -39,6 +39,8 @@ def service_spec(name: str, model_dir: Path, cwd: Path = REPO, **env: str) -> Se
         "SENTIMENT_MODEL_DIR": str(model_dir),
         "SENTIMENT_DRAIN_SECONDS": "0",
         "SENTIMENT_HOST": "127.0.0.1",
+        # several services run side by side: one fixed gRPC port would collide (HTTP is measured)
+        "SENTIMENT_GRPC_ENABLED": "false",
     }
     return ServerSpec(name, [sys.executable, "-m", "app"], {**base, **env}, cwd=cwd)
 
