@@ -7,11 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.context import CONTEXT_KEY, RequestContext
+from app.repository import Repository
 from app.service import Service
 
 
 async def get_service(request: Request) -> Service:
     return request.app.state.service
+
+
+async def get_repository(request: Request) -> Repository:
+    return request.app.state.repository
 
 
 async def get_context(request: Request) -> RequestContext:
@@ -20,3 +25,4 @@ async def get_context(request: Request) -> RequestContext:
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
+RepositoryDep = Annotated[Repository, Depends(get_repository)]

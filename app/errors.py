@@ -42,6 +42,10 @@ class ModelNotFound(ServiceError):
     """The request names a model that is not loaded."""
 
 
+class BundleRejected(ServiceError):
+    """A bundle asked to load failed verification or warm-up; the old version keeps serving."""
+
+
 class NotFound(ServiceError):
     """No route at this path."""
 
@@ -74,6 +78,7 @@ class DeadlineExceeded(ServiceError):
 # subclasses may specialise the type while keeping the status.
 ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     MalformedBody: (400, "malformed_body"),
+    BundleRejected: (400, "bundle_rejected"),
     InvalidInput: (422, "invalid_input"),
     PayloadTooLarge: (413, "payload_too_large"),
     ModelNotFound: (404, "model_not_found"),

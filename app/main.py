@@ -16,8 +16,9 @@ from app.grpc_server import GrpcServer
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.repository import Repository
 from app.responses import JSONBytesResponse
-from app.routes import explain, ops, predict, v2
+from app.routes import explain, ops, predict, repository, v2
 from app.routes.playground import install_playground
 from app.security import AuthMiddleware, document_bearer_auth
 from app.service import Service
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.json_logs)
     metrics = Metrics()
     service = Service(settings, metrics)
+    models = Repository(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if grpc is not None:
                 await grpc.stop(settings.graceful_timeout_s)  # in-flight calls are answered
+            await models.wait_retired()  # replaced versions finish what they hold
             await service.stop()
 
     app = FastAPI(
@@ -101,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     install_error_handlers(app)
     explain_router = explain.make_router(settings.explain_max_texts)
-    for router in (predict.router, explain_router, ops.router, v2.router):
+    app.state.repository = models
+    for router in (predict.router, explain_router, ops.router, v2.router, repository.router):
         app.include_router(router)
     install_docs(app)
     install_playground(app)

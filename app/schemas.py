@@ -173,3 +173,9 @@ class ModelsResponse(BaseModel):
 
 class Status(BaseModel):
     status: str = Field(examples=["ok"])
+
+
+class Readiness(Status):
+    models: dict[str, str] = Field(
+        description="loaded model -> version", examples=[{"sentiment-en": "2.0.0"}]
+    )

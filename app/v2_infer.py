@@ -25,7 +25,7 @@ from app.v2_binary import EXTENSION, HEADER, binary_size, decode_texts, flag, sl
 from app.waiting import Disconnected
 
 SERVER_NAME = "sentiment-service"
-EXTENSIONS = [EXTENSION]
+EXTENSIONS = [EXTENSION, "model_repository"]  # app/repository.py: index, load, unload (REST)
 
 
 @dataclass(slots=True)

@@ -101,6 +101,7 @@ class ModelWorker:
         self.batcher: Batcher[Job, Scored] = Batcher(
             self.score_batch, limits, name=bundle.name, on_batch=on_batch
         )
+        self.in_flight = 0  # requests inside classify(): a replaced worker stops once it is 0
 
     @property
     def name(self) -> str:
@@ -166,6 +167,20 @@ class ModelWorker:
         disconnected: Disconnected | None = None,
     ) -> Classified:
         """Queue each text in the batcher under `deadline`; answers in input order."""
+        self.in_flight += 1
+        try:
+            return await self._classify(texts, truncate, deadline, full_model, disconnected)
+        finally:
+            self.in_flight -= 1
+
+    async def _classify(
+        self,
+        texts: Sequence[str],
+        truncate: bool,
+        deadline: float,
+        full_model: bool,
+        disconnected: Disconnected | None,
+    ) -> Classified:
         started = time.perf_counter()
         jobs, sizes = await self._jobs(texts, truncate, full_model)
         tokenize_s = time.perf_counter() - started

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from app.deps import ServiceDep
 from app.errors import NotReady
 from app.responses import JSONBytesResponse
-from app.schemas import ModelsResponse, Status, error_responses
+from app.schemas import ModelsResponse, Readiness, Status, error_responses
 
 router = APIRouter(tags=["operations"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -21,14 +21,15 @@ async def health() -> JSONBytesResponse:
 
 @router.get(
     "/ready",
-    response_model=Status,
+    response_model=Readiness,
     responses=error_responses(503),
     summary="Readiness: 200 once every model is loaded, verified and warm; 503 while draining",
 )
 async def ready(service: ServiceDep) -> JSONBytesResponse:
     if not service.ready:
         raise NotReady(f"not ready: {service.not_ready_reason()}")
-    return JSONBytesResponse({"status": "ready"})
+    versions = {n: m.bundle.manifest.version for n, m in service.loaded().models.items()}
+    return JSONBytesResponse({"status": "ready", "models": versions})
 
 
 @router.get(

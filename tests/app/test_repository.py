@@ -1,0 +1,115 @@
+"""The model repository extension: index, load (verify, warm, swap) and unload while serving."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.main import create_app
+from tests.app.conftest import make_settings, serving
+
+pytestmark = pytest.mark.anyio
+INFER = "/v2/models/tiny-en/infer"
+BODY = {"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": ["good", "bad"]}]}
+
+
+def new_version(model_dir: Path, name: str, version: str) -> None:
+    """Replace the bundle folder by a copy whose manifest says `version` (the manifest is not
+    among the hashed files), the way a deploy would: staged, then renamed into place."""
+    folder = model_dir / name
+    staged = model_dir / f".{name}-{version}"
+    shutil.copytree(folder, staged)
+    manifest = json.loads((staged / "manifest.json").read_text())
+    manifest["version"] = version
+    (staged / "manifest.json").write_text(json.dumps(manifest))
+    shutil.rmtree(folder)
+    staged.rename(folder)
+
+
+async def test_index_lists_every_bundle_with_its_version_and_state(model_dir: Path) -> None:
+    async with serving(create_app(make_settings(model_dir, models=["tiny-en"]))) as client:
+        index = (await client.post("/v2/repository/index")).json()
+        states = {m["name"]: (m["version"], m["state"]) for m in index}
+        assert states == {"tiny-en": ("1.0.0", "READY"), "tiny-ko": ("1.0.0", "UNAVAILABLE")}
+        ready = (await client.post("/v2/repository/index", json={"ready": True})).json()
+        assert [m["name"] for m in ready] == ["tiny-en"]
+        assert "model_repository" in (await client.get("/v2")).json()["extensions"]
+
+
+async def test_load_swaps_in_a_new_version_under_load_without_a_failed_request(
+    model_dir: Path,
+) -> None:
+    app = create_app(make_settings(model_dir))
+    async with serving(app) as client:
+        versions: list[str] = []
+        statuses: list[int] = []
+        stop = asyncio.Event()
+
+        async def traffic() -> None:
+            for _ in range(5000):  # bounded; the swap ends it first
+                response = await client.post(INFER, json=BODY)
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    versions.append(response.json()["model_version"])
+                if stop.is_set():
+                    return
+
+        callers = [asyncio.create_task(traffic()) for _ in range(8)]
+        await asyncio.sleep(0.2)
+        new_version(model_dir, "tiny-en", "1.1.0")
+        loaded = await client.post("/v2/repository/models/tiny-en/load")
+        await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*callers)
+        assert loaded.status_code == 200, loaded.text
+        assert loaded.json() == {"name": "tiny-en", "version": "1.1.0"}
+        assert set(statuses) == {200}, f"{len(statuses) - statuses.count(200)} failed requests"
+        assert versions[0] == "1.0.0" and versions[-1] == "1.1.0"
+        assert versions == sorted(versions)  # once switched, never back
+        assert (await client.get("/ready")).json()["models"]["tiny-en"] == "1.1.0"
+        assert (await client.get("/v2/models/tiny-en")).json()["versions"] == ["1.1.0"]
+        await app.state.repository.wait_retired()  # the old version drained and stopped
+
+
+async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_serves(
+    model_dir: Path,
+) -> None:
+    async with serving(create_app(make_settings(model_dir))) as client:
+        graph = model_dir / "tiny-en" / "model.onnx"
+        graph.write_bytes(graph.read_bytes()[:-16])  # truncated on disk
+        refused = await client.post("/v2/repository/models/tiny-en/load")
+        assert refused.status_code == 400
+        assert refused.json()["type"] == "bundle_rejected"
+        assert "model.onnx" in refused.json()["error"]
+        assert "keeps serving" in refused.json()["error"]
+        assert (await client.post(INFER, json=BODY)).status_code == 200
+        assert (await client.get("/ready")).json()["models"]["tiny-en"] == "1.0.0"
+
+
+async def test_unload_stops_serving_a_model_but_never_the_default(model_dir: Path) -> None:
+    async with serving(create_app(make_settings(model_dir))) as client:
+        assert (await client.post("/v2/repository/models/tiny-ko/unload")).status_code == 200
+        names = [m["name"] for m in (await client.get("/models")).json()["models"]]
+        assert names == ["tiny-en"]
+        gone = await client.post("/predict", json={"text": "좋아요", "model": "tiny-ko"})
+        assert gone.status_code == 404
+        default = await client.post("/v2/repository/models/tiny-en/unload")
+        assert default.status_code == 422 and "default model" in default.json()["error"]
+        again = await client.post("/v2/repository/models/tiny-ko/load")
+        assert again.status_code == 200
+        assert (
+            await client.post("/predict", json={"text": "좋아요", "model": "tiny-ko"})
+        ).is_success
+
+
+async def test_unknown_names_and_the_api_key(model_dir: Path) -> None:
+    async with serving(create_app(make_settings(model_dir, api_key="k"))) as client:
+        assert (await client.post("/v2/repository/index")).status_code == 401
+        auth = {"Authorization": "Bearer k"}
+        missing = await client.post("/v2/repository/models/nope/load", headers=auth)
+        assert missing.status_code == 404 and "nope" in missing.json()["error"]
+        assert (await client.post("/v2/repository/index", headers=auth)).status_code == 200
