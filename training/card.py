@@ -112,7 +112,7 @@ def _cascade_rows(manifest: Manifest) -> list[str]:
         f"The n-gram member alone answers a text when its top probability is at least "
         f"{cascade['threshold']:.4f}, the rest run the whole model. The threshold is the lowest "
         f"at which, on every validation file, the served label differs from the whole model's "
-        f"on at most {100 * cascade['max_drop']:.1f}% of the texts. Send `\"full_model\": true` "
+        f'on at most {100 * cascade["max_drop"]:.1f}% of the texts. Send `"full_model": true` '
         "for the whole model's answer.",
         "",
         "| set | fast path | accuracy, whole model | accuracy, served |",
