@@ -45,6 +45,18 @@ def batch_limits(settings: Settings, intra_op_threads: int) -> BatchLimits:
     )
 
 
+def load_plan(settings: Settings, metrics: Metrics | None = None) -> LoadPlan:
+    """How the settings say every model is opened and batched (the service and bulk scoring)."""
+    config = runtime_config(settings)
+    return LoadPlan(
+        variant=settings.variant,
+        runtime=config,
+        limits=batch_limits(settings, config.intra_op_threads),
+        cascade=settings.cascade,
+        metrics=metrics,
+    )
+
+
 class Service:
     """What every request needs: settings, metrics, the loaded models and the readiness state."""
 
@@ -111,14 +123,7 @@ class Service:
         self._loader = asyncio.get_running_loop().create_task(self._load(), name="load-models")
 
     def load_plan(self) -> LoadPlan:
-        config = runtime_config(self.settings)
-        return LoadPlan(
-            variant=self.settings.variant,
-            runtime=config,
-            limits=batch_limits(self.settings, config.intra_op_threads),
-            cascade=self.settings.cascade,
-            metrics=self.metrics,
-        )
+        return load_plan(self.settings, self.metrics)
 
     async def _load(self) -> None:
         plan = self.load_plan()

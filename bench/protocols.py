@@ -18,7 +18,6 @@ import gzip
 import json
 import os
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +30,7 @@ import numpy as np
 from app.protocol import grpc_predict_v2_pb2 as pb2
 from app.protocol.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 from bench.common import RESULTS
-from bench.servers.launch import free_port
+from bench.servers.launch import ServerSpec, free_port, running_server
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "sentiment-en"
@@ -134,27 +133,10 @@ async def run_all(http: str, grpc_port: int, texts: list[str], budget: tuple[int
     return results
 
 
-def start_server(port: int, grpc_port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_")}
-    env |= {"SENTIMENT_PORT": str(port), "SENTIMENT_GRPC_PORT": str(grpc_port)}
-    env |= {
-        "SENTIMENT_MODELS": MODEL,
-        "SENTIMENT_ACCESS_LOG": "false",
-        "SENTIMENT_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen([sys.executable, "-m", "app"], cwd=REPO, env=env)
-
-
-def wait_ready(url: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never became ready")
+def server_spec() -> ServerSpec:
+    env = {"SENTIMENT_GRPC_PORT": str(free_port()), "SENTIMENT_MODELS": MODEL}
+    env |= {"SENTIMENT_ACCESS_LOG": "false", "SENTIMENT_LOG_LEVEL": "WARNING"}
+    return ServerSpec("protocols", [sys.executable, "-m", "app"], env)
 
 
 def main() -> None:
@@ -163,16 +145,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per protocol and point")
     parser.add_argument("--requests", type=int, default=3000, help="at most, per point")
     args = parser.parse_args()
-    port, grpc_port = free_port(), free_port()
-    server = start_server(port, grpc_port)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url)
-        texts = sst2_texts(args.data_dir)
-        results = asyncio.run(run_all(url, grpc_port, texts, (args.requests, args.seconds)))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    spec = server_spec()
+    grpc_port = int(spec.env["SENTIMENT_GRPC_PORT"])
+    texts = sst2_texts(args.data_dir)
+    with running_server(spec) as server:
+        results = asyncio.run(run_all(server.url, grpc_port, texts, (args.requests, args.seconds)))
     load = os.getloadavg()[0]
     path = RESULTS / "protocols.json"
     path.write_text(json.dumps({"model": MODEL, "load_1min": load, "results": results}, indent=2))

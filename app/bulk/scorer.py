@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.registry import LoadPlan, StartupError, bundle_names, load_registry
-from app.service import batch_limits, runtime_config
+from app.registry import StartupError, bundle_names, load_registry
+from app.service import load_plan
 from app.settings import Settings
 from app.worker import ModelWorker
 from model import read_manifest
@@ -50,14 +50,7 @@ class BulkScorer:
 
     def __init__(self, config: ScorerConfig) -> None:
         settings = service_settings(config)
-        runtime = runtime_config(settings)
-        plan = LoadPlan(
-            variant=settings.variant,
-            runtime=runtime,
-            limits=batch_limits(settings, runtime.intra_op_threads),
-            cascade=settings.cascade,
-        )
-        self._model: ModelWorker = load_registry(settings, plan).get(config.model)
+        self._model: ModelWorker = load_registry(settings, load_plan(settings)).get(config.model)
         self._loop = asyncio.new_event_loop()
         self._loop.run_until_complete(self._start())
 

@@ -9,16 +9,16 @@ shipped models and saves the README's screenshot.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.test_e2e import server
+from tests.app.test_e2e import server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -59,18 +59,6 @@ def chrome(profile: Path):  # -> selenium WebDriver (imported late: skip cleanly
     return webdriver.Chrome(options=options, service=Service(DRIVER))
 
 
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never became ready")
-
-
 @pytest.fixture(scope="module")
 def site(bundles_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     """(driver, base url, scratch folder): one server and one browser for this module."""
@@ -79,7 +67,7 @@ def site(bundles_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     shipped = "PLAYGROUND_MODEL_DIR" in os.environ
     env = {"SENTIMENT_DEFAULT_MODEL": "sentiment-en"} if shipped else {}
     with server(model_dir.resolve(), work / "server.log", **env) as (_, url):
-        wait_ready(url)
+        asyncio.run(wait_until(f"{url}/ready", 200, timeout=60))
         driver = chrome(work / "profile")
         try:
             yield driver, url, work

@@ -6,10 +6,10 @@ The server's queue holds 4 texts, so 5 texts in one request find it full."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import tritonclient.http as httpclient
 from kserve import InferenceGRPCClient, InferenceRESTClient, InferInput, InferRequest, RESTConfig
 from tritonclient.utils import InferenceServerException
 
-from tests.app.test_e2e import free_port, server
+from tests.app.test_e2e import free_port, server, wait_until
 from tests.factories import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -36,25 +36,13 @@ class Server:
         self.grpc_address = grpc_address
 
 
-def wait_ready(base: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{base} never became ready")
-
-
 @pytest.fixture(scope="module")
 def live(bundles_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     log = tmp_path_factory.mktemp("clients") / "log"
     env = {"SENTIMENT_GRPC_PORT": str(port), "SENTIMENT_MAX_QUEUE": "4"}
     with server(bundles_root, log, **env) as (_process, base):
-        wait_ready(base)
+        asyncio.run(wait_until(f"{base}/ready", 200, timeout=60))
         yield Server(base, f"127.0.0.1:{port}")
 
 
