@@ -46,6 +46,10 @@ class BundleRejected(ServiceError):
     """A bundle asked to load failed verification or warm-up; the old version keeps serving."""
 
 
+class Conflict(ServiceError):
+    """The request is well formed but the server's current state refuses it (unload the default)."""
+
+
 class NotFound(ServiceError):
     """No route at this path."""
 
@@ -84,6 +88,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     ModelNotFound: (404, "model_not_found"),
     NotFound: (404, "not_found"),
     MethodNotAllowed: (405, "method_not_allowed"),
+    Conflict: (409, "conflict"),
     Unauthorized: (401, "unauthorized"),
     QueueFull: (429, "queue_full"),
     Draining: (503, "draining"),

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from app.errors import BundleRejected, InvalidInput, ModelNotFound
+from app.errors import BundleRejected, Conflict, ModelNotFound
 from app.registry import ModelRegistry, bundle_names, load_model
 from app.service import Service
 from app.worker import ModelWorker
@@ -72,7 +72,7 @@ class Repository:
                     f"model {name!r} is not loaded; loaded: {sorted(registry.models)}"
                 )
             if name == registry.default:
-                raise InvalidInput(
+                raise Conflict(
                     f"model {name!r} is the default model; load another version instead of "
                     "unloading it, or restart with another SENTIMENT_DEFAULT_MODEL"
                 )

@@ -20,6 +20,7 @@ ERROR_DESCRIPTIONS = {
     400: "Malformed binary tensor data: sizes or length prefixes that do not add up",
     401: "Missing or wrong API key (only when one is configured)",
     404: "Unknown model; the message lists the loaded ones",
+    409: "The server's state refuses the request (the default model cannot be unloaded)",
     413: "Body, text or token count over a limit",
     422: "Invalid input: empty text, wrong types, unknown fields, malformed JSON, too many texts",
     429: "The model's queue is full; see Retry-After",

@@ -9,22 +9,23 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from app.schemas import TEXT_SCHEMA
 
 OUTPUT_NAMES = ("probabilities", "label")
-# texts, flat ([N]) or one per row ([N, 1]); absent (null) when the tensor travels as binary data
+# texts, flat ([N]) or one per row ([N, 1]). The OpenAPI document describes JSON bodies, where
+# `data` is required; a binary-extension body (not JSON, so outside the document) leaves it out.
 DATA_SCHEMA = {
-    "anyOf": [
-        {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "anyOf": [
-                    TEXT_SCHEMA,
-                    {"type": "array", "items": TEXT_SCHEMA, "minItems": 1, "maxItems": 1},
-                ]
-            },
-        },
-        {"type": "null"},
-    ]
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "anyOf": [
+            TEXT_SCHEMA,
+            {"type": "array", "items": TEXT_SCHEMA, "minItems": 1, "maxItems": 1},
+        ]
+    },
 }
+SHAPE_SCHEMA = {"type": "array", "items": {"type": "integer", "minimum": 0}, "maxItems": 2}
+
+
+def _data_required_in_json(schema: dict[str, Any]) -> None:
+    schema["required"] = [*schema.get("required", []), "data"]
 
 
 class _Strict(BaseModel):
@@ -32,11 +33,17 @@ class _Strict(BaseModel):
 
 
 class RequestInput(_Strict):
-    # documented as what the service takes; checked in app.openinference with clearer messages
+    # documented as what the service takes; checked in app.openinference with clearer messages.
+    # One rule JSON Schema cannot state is left to those checks: the product of `shape` equals
+    # the number of texts in `data`.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_data_required_in_json)
+
     name: Annotated[str, WithJsonSchema({"const": "text"})] = Field(
         description='Input tensor name; this service reads "text"'
     )
-    shape: list[int] = Field(description="[N] (or [N, 1]) for N texts")
+    shape: Annotated[list[int], WithJsonSchema(SHAPE_SCHEMA)] = Field(
+        description="[N] (or [N, 1]) for N texts; its product is the number of texts"
+    )
     datatype: Annotated[str, WithJsonSchema({"const": "BYTES"})] = Field(
         description='"BYTES": texts as JSON strings'
     )

@@ -4,7 +4,7 @@ inference route (app/security.py guards everything but the probes and the page).
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from app.deps import RepositoryDep
 from app.responses import JSONBytesResponse
@@ -17,7 +17,7 @@ router = APIRouter(
 
 class IndexRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")  # the v2 extension allows more fields
-    ready: bool | None = None  # true: only models that are ready
+    ready: StrictBool | None = None  # true: only models that are ready; 0 or "yes" are refused
 
 
 class RepositoryModel(BaseModel):
@@ -50,7 +50,7 @@ async def load(name: str, repository: RepositoryDep) -> JSONBytesResponse:
 
 @router.post(
     "/models/{name}/unload",
-    responses=error_responses(401, 404, 422, 503),
+    responses=error_responses(401, 404, 409, 503),
     summary="Stop serving a model; requests in flight on it finish first",
 )
 async def unload(name: str, repository: RepositoryDep) -> JSONBytesResponse:

@@ -98,7 +98,7 @@ async def test_unload_stops_serving_a_model_but_never_the_default(model_dir: Pat
         gone = await client.post("/predict", json={"text": "좋아요", "model": "tiny-ko"})
         assert gone.status_code == 404
         default = await client.post("/v2/repository/models/tiny-en/unload")
-        assert default.status_code == 422 and "default model" in default.json()["error"]
+        assert default.status_code == 409 and "default model" in default.json()["error"]
         again = await client.post("/v2/repository/models/tiny-ko/load")
         assert again.status_code == 200
         assert (
