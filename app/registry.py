@@ -100,7 +100,9 @@ def open_scorer(bundle: Bundle, plan: LoadPlan) -> Scorer:
     if fast_path is None:
         return Scorer(full)
     fast = open_session(fast_path, "fast", plan.runtime)
-    return Scorer(full, fast, float(bundle.manifest.cascade.get("threshold", NO_CASCADE)))
+    cascade = bundle.manifest.cascade
+    threshold = float(cascade.get("threshold", NO_CASCADE))
+    return Scorer(full, fast, threshold, int(cascade.get("min_tokens", 0)))
 
 
 def load_model(folder: Path, plan: LoadPlan) -> ModelWorker:

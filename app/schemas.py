@@ -152,6 +152,9 @@ class RuntimeInfo(BaseModel):
 class CascadeInfo(BaseModel):
     active: bool = Field(description="False when SENTIMENT_CASCADE=false: every text runs full")
     threshold: float = Field(description="Top fast-graph probability from which it answers")
+    min_tokens: int = Field(
+        description="Texts shorter than this (in tokens) skip the fast graph and run the full one"
+    )
 
 
 class ModelInfo(BaseModel):

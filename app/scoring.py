@@ -78,20 +78,22 @@ def bucketed_probabilities(session: OnnxSession, rows: list[list[int]]) -> np.nd
 class Scorer:
     """The graphs of one served bundle: the full model, and the cascade's fast graph if used.
 
-    A row takes the fast path when its top fast-graph probability reaches `threshold` (chosen on
-    validation at export and stored in the manifest) and its request did not ask for the full
-    model."""
+    A row takes the fast path when it has at least `min_tokens` tokens, its top fast-graph
+    probability reaches `threshold` (both chosen on validation at export and stored in the
+    manifest) and its request did not ask for the full model. Shorter rows never run the fast
+    graph: on them it almost never answers, so trying would only cost time."""
 
     full: OnnxSession
     fast: OnnxSession | None = None
     threshold: float = NO_CASCADE
+    min_tokens: int = 0
 
     def score(self, rows: list[list[int]], full_only: list[bool]) -> Scores:
         started = time.perf_counter()
-        if self.fast is None or all(full_only):
+        candidates = self._fast_candidates(rows, full_only)
+        if not candidates:
             probs = bucketed_probabilities(self.full, rows)
             return Scores(probs.tolist(), [FULL] * len(rows), time.perf_counter() - started)
-        candidates = [i for i, forced in enumerate(full_only) if not forced]
         fast = bucketed_probabilities(self.fast, [rows[i] for i in candidates])  # [K, C]
         confident = np.zeros(len(rows), dtype=bool)
         confident[candidates] = fast.max(axis=1) >= self.threshold
@@ -102,3 +104,10 @@ class Scorer:
             probs[rest] = bucketed_probabilities(self.full, [rows[i] for i in rest])
         paths = [FAST if c else FULL for c in confident.tolist()]
         return Scores(probs.tolist(), paths, time.perf_counter() - started)
+
+    def _fast_candidates(self, rows: list[list[int]], full_only: list[bool]) -> list[int]:
+        """Rows that try the fast graph: long enough, and not asked to run the full model."""
+        if self.fast is None:
+            return []
+        shortest = self.min_tokens
+        return [i for i, row in enumerate(rows) if len(row) >= shortest and not full_only[i]]

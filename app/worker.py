@@ -226,7 +226,8 @@ class ModelWorker:
         cascade = self.bundle.manifest.cascade
         if not cascade:
             return None
-        return {"active": self.cascade, "threshold": cascade["threshold"]}
+        min_tokens = int(cascade.get("min_tokens", 0))
+        return {"active": self.cascade, "threshold": cascade["threshold"], "min_tokens": min_tokens}
 
     def describe(self) -> dict[str, Any]:
         manifest = self.bundle.manifest

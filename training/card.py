@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from model.bundle import Manifest
+from training.cascade import MIN_FAST_FRACTION
 
 # Published and measured reference accuracies (%) on the official test splits, for context.
 REFERENCES: dict[str, list[tuple[str, float]]] = {
@@ -103,6 +106,18 @@ def _architecture(arch: dict) -> str:
     return " and ".join(parts) + mixing + " all in one ONNX graph."
 
 
+def _length_rule_rows(cascade: dict[str, Any]) -> list[str]:
+    shortest = int(cascade.get("min_tokens", 0))
+    if shortest <= 1:
+        return []
+    return [
+        "",
+        f"Texts shorter than {shortest} tokens skip the fast path and run the whole model: on "
+        f"validation the fast path answered under {100 * MIN_FAST_FRACTION:.0f}% of the texts "
+        "at those lengths, so trying it there would cost more time than it saves.",
+    ]
+
+
 def _cascade_rows(manifest: Manifest) -> list[str]:
     cascade = manifest.cascade
     if not cascade:
@@ -114,6 +129,7 @@ def _cascade_rows(manifest: Manifest) -> list[str]:
         f"at which, on every validation file, the served label differs from the whole model's "
         f'on at most {100 * cascade["max_drop"]:.1f}% of the texts. Send `"full_model": true` '
         "for the whole model's answer.",
+        *_length_rule_rows(cascade),
         "",
         "| set | fast path | accuracy, whole model | accuracy, served |",
         "|---|---|---|---|",

@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
         "--card-config",
         help="TOML whose release_notes and known_limits replace the run's (documentation only)",
     )
+    lengths = commands.add_parser(
+        "cascade-lengths",
+        help="choose a bundle's cascade length rule again from its own graphs (no checkpoint)",
+    )
+    lengths.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    lengths.add_argument(
+        "--config", required=True, help="the TOML it was trained with (data, version, notes)"
+    )
     _evaluate_arguments(
         commands.add_parser(
             "evaluate", help="accuracy, macro-F1, confusion matrix and calibration of a bundle"
@@ -124,6 +132,12 @@ def _export(args: argparse.Namespace) -> None:
     export_bundle(args.run, args.out, quantize=quantize, card_config=args.card_config)
 
 
+def _cascade_lengths(args: argparse.Namespace) -> None:
+    from training.recascade import refit_length_rule
+
+    print(refit_length_rule(args.bundle, build_config(args.config, {})))
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from training.evaluate import evaluate_file, plot_run, record_metrics
     from training.onnx_classifier import OnnxClassifier
@@ -166,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             _train(args, extra)
         elif args.command == "export":
             _export(args)
+        elif args.command == "cascade-lengths":
+            _cascade_lengths(args)
         else:
             _evaluate(args)
     except (ConfigError, DataError, BundleError, FileNotFoundError) as exc:

@@ -37,6 +37,7 @@ class OnnxClassifier:
         self.session = cpu_session(bundle.model_path(variant), threads)
         self.fast = cpu_session(bundle.fast_path, threads) if cascade and bundle.fast_path else None
         self.threshold = bundle.manifest.cascade.get("threshold", 1.01)
+        self.min_tokens = int(bundle.manifest.cascade.get("min_tokens", 0))
         self.rows_seen = self.rows_fast = 0  # cascade counters, for the fast fraction
 
     @classmethod
@@ -46,18 +47,26 @@ class OnnxClassifier:
     def probabilities_for_rows(
         self, rows: Sequence[Sequence[int]], batch_size: int = 64
     ) -> np.ndarray:
-        """Probabilities [N, C]; with the cascade, rows below the threshold run the whole model."""
+        """Probabilities [N, C]; with the cascade, rows of at least `min_tokens` tokens try the
+        fast graph first, and those below its threshold (and all shorter rows) run the whole
+        model."""
         width = len(self.bundle.manifest.labels)
         if self.fast is None:
             return softmax(logits_for_rows(self.session, rows, width, batch_size))
-        fast = softmax(logits_for_rows(self.fast, rows, width, batch_size))
-        slow = np.flatnonzero(fast.max(axis=1) < self.threshold)
+        probs = np.zeros((len(rows), width))
+        tried = [i for i, row in enumerate(rows) if len(row) >= self.min_tokens]
+        if tried:
+            fast = [rows[i] for i in tried]
+            probs[tried] = softmax(logits_for_rows(self.fast, fast, width, batch_size))
+        answered = np.zeros(len(rows), dtype=bool)
+        answered[tried] = probs[tried].max(axis=1) >= self.threshold
+        slow = np.flatnonzero(~answered)
         self.rows_seen += len(rows)
         self.rows_fast += len(rows) - len(slow)
         if len(slow):
             chosen = [rows[i] for i in slow]
-            fast[slow] = softmax(logits_for_rows(self.session, chosen, width, batch_size))
-        return fast
+            probs[slow] = softmax(logits_for_rows(self.session, chosen, width, batch_size))
+        return probs
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         return self.probabilities_for_rows(self.encoder.ids_only(texts), batch_size)

@@ -31,9 +31,9 @@ from training.cascade import (
     FastPath,
     choose_threshold,
     fit_fast_calibration,
+    length_rule,
     outcomes,
 )
-from training.cascade import report as cascade_report
 from training.config import TrainConfig, build_config
 from training.data import LabelledTexts
 from training.evaluate import evaluate_texts
@@ -105,20 +105,20 @@ def _write_cascade(
     fast_path = FastPath(model, scale, bias)
     with torch.no_grad():
         fast = fast_path(torch.from_numpy(pad_batch(joined.rows)))
-    outcome = outcomes(fast, full, files, len(config.labels))
+    probabilities = [torch.softmax(logits, 1).numpy() for logits in (fast, full)]
+    outcome = outcomes(*probabilities, files, len(config.labels))
     threshold = choose_threshold(outcome, config.cascade_max_drop)
     rows = mixed_length_rows(joined.rows, VERIFY_ROWS)
     example = pad_batch(rows[:4])
     export_onnx(fast_path, example, folder / FAST_FILE, config.opset, arch="none")
     checks = verify_export(fast_path, folder / FAST_FILE, rows, example.shape[1])
-    log.info("cascade: threshold %.4f; %s", threshold, cascade_report(outcome, threshold))
     return {
         "file": FAST_FILE,
         "member": "ngram",
         "threshold": threshold,
         "max_drop": config.cascade_max_drop,
         "export_checks": checks,
-        "validation": cascade_report(outcome, threshold),
+        **length_rule(outcome, threshold),
         "metrics": {},
     }
 
@@ -179,10 +179,10 @@ def _measure(
             )
             log.info("%s %s: accuracy %.4f", key, name, variant.metrics[name]["accuracy"])
     if manifest.cascade:
-        _measure_cascade(bundle, manifest, labels, sets)
+        measure_cascade(bundle, manifest, labels, sets)
 
 
-def _measure_cascade(
+def measure_cascade(
     bundle: Any, manifest: Manifest, labels: list[str], sets: dict[str, LabelledTexts]
 ) -> None:
     """The served path (fast path first) on every set, beside the whole model's metrics."""

@@ -6,6 +6,7 @@ allows (`maxItems`), so the OpenAPI document states what the handler checks.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter
@@ -25,6 +26,7 @@ scored in one batch; a word's contribution is the label's log-odds for the text 
 without the word."""
 
 
+@cache  # building a pydantic model costs ~10 ms; apps with the same limit share one
 def request_model(max_texts: int) -> type[TextsRequest]:
     """TextsRequest whose documented `texts` holds at most `max_texts` items."""
     extra: dict[str, Any] = dict(TextsRequest.model_config.get("json_schema_extra") or {})

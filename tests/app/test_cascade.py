@@ -118,3 +118,22 @@ async def test_v2_infer_takes_the_full_model_parameter(cascade_dir: Path) -> Non
     full = f'sentiment_cascade_texts_total{{model="tiny-en",path="full"}} {float(len(TEXTS))}'
     assert full in metrics
     assert wrong.status_code == 422 and "full_model" in wrong.json()["error"]
+
+
+async def test_texts_shorter_than_min_tokens_never_try_the_fast_graph(model_dir: Path) -> None:
+    # threshold 0: every text that tries the fast graph is answered there, so the path shows
+    # exactly which texts tried it
+    worker = load_model(model_dir / "tiny-en", LoadPlan("fp32"))
+    lengths = [len(e.ids) for e in worker.encoder.encode_batch(TEXTS)]
+    shortest = sorted(lengths)[len(lengths) // 2]
+    path = model_dir / "tiny-en" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["cascade"] |= {"threshold": 0.0, "min_tokens": shortest}
+    path.write_text(json.dumps(manifest))
+    async with serving(create_app(make_settings(model_dir))) as client:
+        predictions = await predict(client, {"texts": TEXTS})
+        described = (await client.get("/models")).json()["models"][0]["cascade"]
+    expected = ["fast" if n >= shortest else "full" for n in lengths]
+    assert [p["path"] for p in predictions] == expected
+    assert {"fast", "full"} == set(expected)
+    assert described["min_tokens"] == shortest

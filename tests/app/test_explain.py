@@ -129,19 +129,9 @@ async def test_is_documented_like_predict(client: httpx.AsyncClient) -> None:
     assert {"401", "404", "413", "422", "429", "503", "504"} <= set(operation["responses"])
 
 
-@pytest.fixture(scope="module")
-def three_label_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny real bundle with labels negative, neutral, positive (TweetEval's three)."""
-    from tests.factories import build_bundle
-
-    work = tmp_path_factory.mktemp("three")
-    labels = ["negative", "neutral", "positive"]
-    build_bundle(work, "tiny-en", train_files=["tweeteval/train_rebuilt.tsv.gz"], labels=labels)
-    return work / "bundles"
-
-
-async def test_three_labels_get_three_contributions_per_word(three_label_dir: Path) -> None:
-    async with serving(create_app(make_settings(three_label_dir))) as client:
+async def test_three_labels_get_three_contributions_per_word(bundles_root: Path) -> None:
+    # tiny-en, the default model, answers TweetEval's three labels
+    async with serving(create_app(make_settings(bundles_root))) as client:
         response = await client.post("/explain", json={"texts": ["so happy today!", TEXT]})
     assert response.status_code == 200, response.text
     for explained in response.json()["explanations"]:

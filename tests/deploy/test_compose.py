@@ -22,7 +22,7 @@ import pytest
 
 from tests.factories import REPO
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 IMAGE_TAG = "compose-test"  # one tag, reused run after run: the engine's layer cache stays useful
