@@ -20,7 +20,7 @@ from app.session import RuntimeConfig, open_session
 from app.settings import Settings
 from app.worker import ModelWorker
 from model import Bundle, BundleError, discover_bundles, load_bundle, read_manifest
-from model.text import TextEncoder, pad_batch
+from model.text import TextEncoder, Truncation, pad_batch
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,15 @@ def open_scorer(bundle: Bundle, plan: LoadPlan) -> Scorer:
     return Scorer(full, fast, threshold, int(cascade.get("min_tokens", 0)))
 
 
+def open_encoder(path: Path, truncation: Truncation) -> TextEncoder:
+    """The bundle's tokenizer (immutable once built, so one may serve any number of workers)."""
+    return TextEncoder.from_file(path, truncation)
+
+
 def load_model(folder: Path, plan: LoadPlan) -> ModelWorker:
     """Verify, open and warm one bundle; its batcher is built with it but not yet started."""
     bundle = load_bundle(folder)
-    encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
+    encoder = open_encoder(bundle.tokenizer_path, bundle.manifest.truncation)
     metrics = plan.metrics
     worker = ModelWorker(
         bundle,

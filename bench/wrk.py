@@ -9,6 +9,7 @@ figure comes from wrk.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,8 @@ def run_wrk(
         str(script),
         url,
     ]
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; install it (Debian: apt-get install wrk)")
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 30, check=False
     )

@@ -38,7 +38,8 @@ _SESSIONS: dict[tuple, Any] = {}
 def _shared_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests build hundreds of apps on the same few graph files: each unchanged file gets one
     real ORT session, shared by every app (creating one costs ~70 ms, running a tiny graph
-    microseconds). A copied or altered file has another path or mtime, so its own session."""
+    microseconds), and each unchanged tokenizer file one real encoder. A copied or altered file
+    has another path or mtime, so its own session and encoder."""
     from app import registry
 
     real = registry.open_session
@@ -50,6 +51,16 @@ def _shared_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
         return _SESSIONS[key]
 
     monkeypatch.setattr(registry, "open_session", shared)
+
+    real_encoder = registry.open_encoder
+
+    def shared_encoder(path: Path, truncation: Any) -> Any:  # ~3.5 ms each to build
+        key = ("tokenizer", str(path), path.stat().st_mtime_ns, truncation)
+        if key not in _SESSIONS:
+            _SESSIONS[key] = real_encoder(path, truncation)
+        return _SESSIONS[key]
+
+    monkeypatch.setattr(registry, "open_encoder", shared_encoder)
 
 
 def make_settings(model_dir: Path, **overrides: Any) -> Settings:

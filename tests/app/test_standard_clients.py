@@ -19,7 +19,6 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
-from kserve import InferenceGRPCClient, InferenceRESTClient, InferInput, InferRequest, RESTConfig
 from tritonclient.utils import InferenceServerException
 
 from tests.app.test_e2e import free_port, server, wait_until
@@ -131,9 +130,17 @@ def test_triton_grpc_errors(triton_grpc: dict[str, Any]) -> None:
 # --- KServe's clients ---
 
 
-def kserve_request(texts: list[str], model: str = "tiny-en") -> InferRequest:
-    tensor = InferInput(name="text", shape=[len(texts)], datatype="BYTES", data=texts)
-    return InferRequest(model_name=model, infer_inputs=[tensor])
+def kserve() -> Any:
+    """The kserve package, imported by the tests that use it: it takes ~1 s to import, which
+    every `pytest` start would pay at collection, `-m "not slow"` included."""
+    import kserve as package
+
+    return package
+
+
+def kserve_request(texts: list[str], model: str = "tiny-en") -> Any:
+    tensor = kserve().InferInput(name="text", shape=[len(texts)], datatype="BYTES", data=texts)
+    return kserve().InferRequest(model_name=model, infer_inputs=[tensor])
 
 
 def text_of(value: str | bytes) -> str:
@@ -149,7 +156,7 @@ def kserve_answers(response: Any) -> tuple[list[str], Any]:
 
 @pytest.mark.anyio
 async def test_kserve_rest_client(live: Server, expected: list[dict]) -> None:
-    client = InferenceRESTClient(RESTConfig(protocol="v2", retries=0))
+    client = kserve().InferenceRESTClient(kserve().RESTConfig(protocol="v2", retries=0))
     assert await client.is_server_live(live.base) and await client.is_server_ready(live.base)
     assert await client.is_model_ready(live.base, "tiny-en")
     response = await client.infer(live.base, kserve_request(TEXTS), model_name="tiny-en")
@@ -167,7 +174,7 @@ async def test_kserve_rest_client(live: Server, expected: list[dict]) -> None:
 
 @pytest.mark.anyio
 async def test_kserve_grpc_client(live: Server, expected: list[dict]) -> None:
-    async with InferenceGRPCClient(live.grpc_address, retries=0) as client:
+    async with kserve().InferenceGRPCClient(live.grpc_address, retries=0) as client:
         assert await client.is_server_live() and await client.is_server_ready()
         assert await client.is_model_ready("tiny-en")
         check_answers(*kserve_answers(await client.infer(kserve_request(TEXTS))), expected)

@@ -80,6 +80,7 @@ def recorder() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.slow  # a real wrk against a real HTTP server
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_wrk_runs_the_script_and_rotates_real_bodies(recorder: str, tmp_path: Path) -> None:
     bodies = [json.dumps({"text": t}, ensure_ascii=False) for t in ("정말 좋아요", 'say "hi"')]
