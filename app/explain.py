@@ -176,6 +176,17 @@ async def explain_texts(
     """One explanation per text, in order; texts are scored one after another, each in one
     submission, so one request never queues more than one text's variants at a time."""
     check_count(texts, limits)
+    with model.in_use():  # a model replaced meanwhile finishes this request before it stops
+        return await _explain_all(model, texts, truncate, deadline, limits)
+
+
+async def _explain_all(
+    model: ModelWorker,
+    texts: Sequence[str],
+    truncate: bool,
+    deadline: float,
+    limits: ExplainLimits,
+) -> tuple[list[dict[str, Any]], StageTimes]:
     started = time.perf_counter()
     items = await model.encode(texts, truncate)
     times = StageTimes(tokenization=(time.perf_counter() - started) * 1e3)

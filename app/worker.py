@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,7 @@ class ModelWorker:
         self.batcher: Batcher[Job, Scored] = Batcher(
             self.score_batch, limits, name=bundle.name, on_batch=on_batch
         )
-        self.in_flight = 0  # requests inside classify(): a replaced worker stops once it is 0
+        self.in_flight = 0  # requests using it (see in_use): a replaced worker stops at 0
 
     @property
     def name(self) -> str:
@@ -167,9 +168,15 @@ class ModelWorker:
         disconnected: Disconnected | None = None,
     ) -> Classified:
         """Queue each text in the batcher under `deadline`; answers in input order."""
+        with self.in_use():
+            return await self._classify(texts, truncate, deadline, full_model, disconnected)
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Count a request that uses this worker: a replaced worker stops once none does."""
         self.in_flight += 1
         try:
-            return await self._classify(texts, truncate, deadline, full_model, disconnected)
+            yield
         finally:
             self.in_flight -= 1
 

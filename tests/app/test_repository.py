@@ -113,3 +113,19 @@ async def test_unknown_names_and_the_api_key(model_dir: Path) -> None:
         missing = await client.post("/v2/repository/models/nope/load", headers=auth)
         assert missing.status_code == 404 and "nope" in missing.json()["error"]
         assert (await client.post("/v2/repository/index", headers=auth)).status_code == 200
+
+
+async def test_an_explanation_holds_its_model_until_it_is_answered(model_dir: Path) -> None:
+    # a replaced worker stops once no request uses it; /explain scores each text in its own
+    # submission, so it must count as using the worker from the first to the last
+    app = create_app(make_settings(model_dir))
+    async with serving(app) as client:
+        worker = app.state.service.loaded().models["tiny-en"]
+        texts = ["a slow, dull and overlong film with a moving last act"] * 4
+        explaining = asyncio.create_task(client.post("/explain", json={"texts": texts}))
+        seen = set()
+        while not explaining.done():
+            seen.add(worker.in_flight)
+            await asyncio.sleep(0)
+        assert (await explaining).status_code == 200
+        assert 1 in seen and worker.in_flight == 0
