@@ -4,6 +4,13 @@ shipped rule: 128 head tokens at 512). The same weights throughout, so only the 
 docs/training.md also has a model trained with head-only cuts.
 
     python -m bench truncation [--quick] [--bundle model/bundles/sentiment-en]
+
+With `--curve`, the cost side: the served path (cascade included) on the IMDB validation reviews
+that training held out (carved from the config's IMDB file as training carved them), at max
+lengths from 128 to 512 tokens with the shipped head share (a quarter), accuracy beside reviews
+per second on one thread. A length is chosen on validation, never on the test split.
+
+    python -m bench truncation --curve [--config configs/sentiment-en.toml]
 """
 
 from __future__ import annotations
@@ -100,13 +107,91 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
+CURVE_LENGTHS = (128, 192, 256, 320, 384, 448, 512)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def imdb_validation(config_path: Path) -> tuple[list[str], list[int]]:
+    """The IMDB reviews training held out, labels 0 = negative, 1 = positive."""
+    from training.config import build_config
+    from training.prepare import carve
+
+    config = build_config(str(config_path), {})
+    entry = next(e for e in config.train_files if e.file.startswith("imdb/"))
+    held = carve(config, entry).validation
+    names = list(config.labels)
+    return held.texts, [int(names[label] == "positive") for label in held.labels]
+
+
+def curve(bundle: Path, texts: list[str], labels: list[int]) -> list[dict[str, Any]]:
+    points = []
+    for number, length in enumerate(CURVE_LENGTHS, 1):
+        predict = lstm_predictor(bundle, "fp32", Truncation(length, length // 4))
+        predict(texts[:64])  # warm-up
+        started = time.perf_counter()
+        predicted = predict(texts)
+        seconds = time.perf_counter() - started
+        correct = sum(p == y for p, y in zip(predicted, labels, strict=True))
+        point = {
+            "max_length": length,
+            "head_tokens": length // 4,
+            "accuracy": correct / len(labels),
+            "reviews_per_s": len(texts) / seconds,
+            "n": len(labels),
+        }
+        points.append(point)
+        print(
+            f"[{number}/{len(CURVE_LENGTHS)}] {length:4d} tokens: validation accuracy "
+            f"{100 * point['accuracy']:.2f}, {point['reviews_per_s']:.0f} reviews/s "
+            "(served path, 1 ONNX Runtime thread, tokenizer included)",
+            flush=True,
+        )
+    return points
+
+
+def curve_chart(points: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    speed = [p["reviews_per_s"] for p in points]
+    axes.plot(speed, [100 * p["accuracy"] for p in points], marker="o")
+    for p, x in zip(points, speed, strict=True):
+        axes.annotate(str(p["max_length"]), (x, 100 * p["accuracy"]), textcoords="offset points",
+                      xytext=(4, 4))  # fmt: skip
+    axes.set_xlabel("reviews per second (served path, 1 ONNX Runtime thread, tokenizer included)")
+    axes.set_ylabel("IMDB validation accuracy (%)")
+    axes.set_title("truncation length: accuracy against cost (sentiment-en)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def run_curve(bundle: Path, config: Path, out: Path) -> None:
+    texts, labels = imdb_validation(config)
+    points = curve(bundle, texts, labels)
+    out.mkdir(parents=True, exist_ok=True)
+    held = "imdb validation (held out by training)"
+    payload = {"bundle": str(bundle), "set": held, "points": points}
+    (out / "truncation-curve-en.json").write_text(json.dumps(payload, indent=2))
+    curve_chart(points, out / "truncation-curve-en.png")
+    print(f"wrote {out / 'truncation-curve-en.json'} and .png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLES / "sentiment-en")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--quick", action="store_true", help="2,000 reviews instead of 25,000")
     parser.add_argument("--out", type=Path, default=DOCS)
+    parser.add_argument("--curve", action="store_true", help="accuracy against cost, validation")
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "sentiment-en.toml")
     args = parser.parse_args()
+    if args.curve:
+        run_curve(args.bundle, args.config, args.out)
+        return
     texts, labels = read_test_set(args.data_dir, "imdb", 2000 if args.quick else None)
     cut = share_cut(args.bundle, texts)
     rows = measure(args.bundle, texts, labels)
