@@ -132,6 +132,7 @@ class TrainConfig:
     bidirectional: bool = True  # add a recurrence reading each text backwards
     cnn_channels: int = 128  # cnn_lstm only
     cnn_kernel: int = 3  # cnn_lstm only; odd
+    cnn_stride: int = 1  # cnn_lstm only; 2 halves the recurrence's steps
     dropout: float = 0.3  # before the classifier and between layers
     embed_dropout: float = 0.1  # dropout on token embeddings
     ngram_buckets: int = 0  # hashed n-gram member size; 0 = none, e.g. 1048576

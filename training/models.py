@@ -48,6 +48,7 @@ class ModelSpec:
     bidirectional: bool = True
     cnn_channels: int = 128
     cnn_kernel: int = 3
+    cnn_stride: int = 1  # > 1: the recurrence reads every stride-th window (fewer steps)
     dropout: float = 0.3
     embed_dropout: float = 0.1
     ngram_buckets: int = 0  # 0 = no n-gram member
@@ -84,18 +85,30 @@ def masked_max_mean(x: Tensor, mask: Tensor) -> Tensor:
 
 class ConvFrontEnd(nn.Module):
     """1-D convolution over embeddings ('same' padding); the pad embedding is zero, so a row's
-    real steps see the same zeros at their end whether or not the batch adds padding."""
+    real steps see the same zeros at their end whether or not the batch adds padding.
 
-    def __init__(self, in_dim: int, channels: int, kernel: int) -> None:
+    With `stride` s > 1 output step j is centred on input step j*s, so a row of L tokens gives
+    ceil(L / s) steps whatever the batch's padding, and the recurrence after it runs s times
+    fewer steps."""
+
+    def __init__(self, in_dim: int, channels: int, kernel: int, stride: int = 1) -> None:
         super().__init__()
         if kernel % 2 == 0:
             raise ValueError("cnn_kernel must be odd so 'same' padding is symmetric")
-        self.conv = nn.Conv1d(in_dim, channels, kernel, padding=kernel // 2)
+        if stride < 1 or stride > kernel:
+            raise ValueError("cnn_stride must be between 1 and cnn_kernel (no token skipped)")
+        self.stride = stride
+        self.conv = nn.Conv1d(in_dim, channels, kernel, stride=stride, padding=kernel // 2)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(steps [B, T', C], their mask [B, T'], their lengths [B])."""
         x = x * mask.unsqueeze(-1)  # keep pads at zero even after embedding dropout
         y = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
-        return y * mask.unsqueeze(-1)
+        if self.stride > 1:
+            lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
+            steps = torch.arange(y.size(1), device=y.device).unsqueeze(0)
+            mask = steps < lengths.unsqueeze(1)
+        return y * mask.unsqueeze(-1), mask, lengths
 
 
 class RecurrentLayer(nn.Module):
@@ -126,7 +139,9 @@ class RecurrentMember(nn.Module):
         self.conv = None
         width = spec.embed_dim
         if spec.arch == "cnn_lstm":
-            self.conv = ConvFrontEnd(spec.embed_dim, spec.cnn_channels, spec.cnn_kernel)
+            self.conv = ConvFrontEnd(
+                spec.embed_dim, spec.cnn_channels, spec.cnn_kernel, spec.cnn_stride
+            )
             width = spec.cnn_channels
         layers = []
         for _ in range(spec.num_layers):
@@ -139,7 +154,7 @@ class RecurrentMember(nn.Module):
     def forward(self, input_ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
         x = self.embed_dropout(self.embedding(input_ids))  # [B, T, E]
         if self.conv is not None:
-            x = self.conv(x, mask)
+            x, mask, lengths = self.conv(x, mask, lengths)
         for layer in self.layers:
             x = (
                 self.dropout(layer(x, lengths))

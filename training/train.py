@@ -56,6 +56,7 @@ def model_spec(config: TrainConfig, vocab_size: int) -> ModelSpec:
         bidirectional=config.bidirectional,
         cnn_channels=config.cnn_channels,
         cnn_kernel=config.cnn_kernel,
+        cnn_stride=config.cnn_stride,
         dropout=config.dropout,
         embed_dropout=config.embed_dropout,
         ngram_buckets=config.ngram_buckets,

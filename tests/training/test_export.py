@@ -50,6 +50,23 @@ def test_export_uses_native_recurrent_op_and_verifies(tmp_path: Path, arch: str,
     assert max(report.values()) <= 1e-4
 
 
+def test_strided_front_end_halves_the_steps_and_exports_padding_invariant(tmp_path: Path):
+    torch.manual_seed(2)
+    spec = ModelSpec(300, 3, arch="cnn_lstm", embed_dim=16, hidden_dim=12, cnn_stride=2)
+    model = SentimentClassifier(spec).eval()
+    member = model.recurrent[0]
+    ids = torch.from_numpy(pad_batch(ROWS))
+    mask = ids != 0
+    _, steps_mask, steps = member.conv(member.embedding(ids), mask, mask.sum(dim=1))
+    assert steps.tolist() == [(n + 1) // 2 for n in (40, 7, 1, 23, 12, 3)]
+    assert steps_mask.sum(dim=1).tolist() == steps.tolist()
+    path = tmp_path / "model.onnx"
+    example = pad_batch(ROWS[:4])
+    export_onnx(model, example, path, opset=17)
+    report = verify_export(model, path, ROWS, example.shape[1])  # parity, padding, new shapes
+    assert max(report.values()) <= 1e-4
+
+
 def test_graph_runs_at_new_batch_and_sequence_sizes(tmp_path: Path):
     model = trained_like("lstm")
     path = tmp_path / "model.onnx"
