@@ -177,25 +177,15 @@ async def explain_texts(
     submission, so one request never queues more than one text's variants at a time."""
     check_count(texts, limits)
     with model.in_use():  # a model replaced meanwhile finishes this request before it stops
-        return await _explain_all(model, texts, truncate, deadline, limits)
-
-
-async def _explain_all(
-    model: ModelWorker,
-    texts: Sequence[str],
-    truncate: bool,
-    deadline: float,
-    limits: ExplainLimits,
-) -> tuple[list[dict[str, Any]], StageTimes]:
-    started = time.perf_counter()
-    items = await model.encode(texts, truncate)
-    times = StageTimes(tokenization=(time.perf_counter() - started) * 1e3)
-    check_tokens(items, limits)
-    answers = []
-    for text, item in zip(texts, items, strict=True):
-        words = words_of(text, item.offsets) if item.encoding is not None else []
-        rows = [item.ids, *occluded_rows(item.ids, words)]
-        scored, part = await score_rows(model, rows, deadline)
-        _add(times, part)
-        answers.append(explanation(model, text, words, scored))
-    return answers, times
+        started = time.perf_counter()
+        items = await model.encode(texts, truncate)
+        times = StageTimes(tokenization=(time.perf_counter() - started) * 1e3)
+        check_tokens(items, limits)
+        answers = []
+        for text, item in zip(texts, items, strict=True):
+            words = words_of(text, item.offsets) if item.encoding is not None else []
+            rows = [item.ids, *occluded_rows(item.ids, words)]
+            scored, part = await score_rows(model, rows, deadline)
+            _add(times, part)
+            answers.append(explanation(model, text, words, scored))
+        return answers, times

@@ -40,7 +40,7 @@ class Repository:
         for name, folder in sorted(bundle_names(self.service.settings.model_dir).items()):
             worker = loaded.get(name)
             if worker is not None:
-                entry = {"name": name, "version": worker.bundle.manifest.version, "state": "READY"}
+                entry = {"name": name, "version": _version(worker), "state": "READY"}
             else:
                 entry = {"name": name, **_unloaded(folder)}
             if not ready_only or entry["state"] == "READY":

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.accuracy import lstm_predictor
-from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, read_test_set
+from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, REPO, read_test_set
 from model.bundle import Truncation
 
 # (max_length, head_tokens): head_tokens = max_length keeps the head only, 0 the tail only
@@ -108,7 +108,6 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 CURVE_LENGTHS = (128, 192, 256, 320, 384, 448, 512)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def imdb_validation(config_path: Path) -> tuple[list[str], list[int]]:
