@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,6 +26,7 @@ class LabelledRows(Protocol):
     labels: list[int]
     allowed: list[int]
     weights: list[float]
+    soft: np.ndarray | None  # teacher logits [N, C]; NaN rows have none
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Batch:
     allowed: Tensor  # int64 [B] bit masks of the labels each row could have had
     weights: Tensor  # float32 [B] loss weight of each row
     rows: list[int]  # dataset row of each batch row
+    soft: Tensor | None = None  # float32 [B, C] teacher logits; NaN rows have none
 
 
 def bucketed_batches(
@@ -73,4 +76,5 @@ def make_batches(split: LabelledRows, index_batches: list[list[int]]) -> Iterato
             torch.tensor([split.allowed[i] for i in indices]),
             torch.tensor([split.weights[i] for i in indices], dtype=torch.float32),
             indices,
+            None if split.soft is None else torch.from_numpy(split.soft[indices]),
         )

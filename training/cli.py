@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     lengths.add_argument(
         "--config", required=True, help="the TOML it was trained with (data, version, notes)"
     )
+    from training.teacher import cli as teacher_cli
+
+    teacher_cli.add_arguments(
+        commands.add_parser(
+            "teacher", help="fine-tune, export and evaluate the transformer teacher (resumable)"
+        )
+    )
     _evaluate_arguments(
         commands.add_parser(
             "evaluate", help="accuracy, macro-F1, confusion matrix and calibration of a bundle"
@@ -182,9 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             _export(args)
         elif args.command == "cascade-lengths":
             _cascade_lengths(args)
+        elif args.command == "teacher":
+            from training.teacher import cli as teacher_cli
+
+            teacher_cli.run(args)
         else:
             _evaluate(args)
-    except (ConfigError, DataError, BundleError, FileNotFoundError) as exc:
+    except (ConfigError, DataError, BundleError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

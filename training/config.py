@@ -152,6 +152,12 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global gradient norm
     patience: int = 2  # epochs without validation gain before stopping
     bucket_batches: int = 50  # batches per length-sorted pool (less padding, still shuffled)
+    # --- distillation (a teacher's logits: python -m training teacher, training/teacher/) ---
+    teacher_dir: str = ""  # teacher run folder with transfer.jsonl.gz and labels/; "" = none
+    distill_weight: float = 0.7  # share of the loss on the teacher's logits; the rest, labels
+    distill_temperature: float = 2.0  # softens teacher and student alike in that term
+    distill_max_unknown: float = 0.25  # no teacher logits where more word pieces were [UNK]
+    transfer_rows: int = -1  # transfer-only rows (sentences, augmented) added; -1 = all
     # --- export ---
     opset: int = 17  # ONNX opset
     quantize: bool = True  # also write model.int8.onnx (dynamic int8)
@@ -299,6 +305,8 @@ def validate(config: TrainConfig) -> None:
             raise ConfigError(f"{name}: must be at least 1")
     if not 0.0 < config.val_fraction < 1.0:
         raise ConfigError("val_fraction: must be between 0 and 1")
+    if not 0.0 <= config.distill_weight <= 1.0 or config.distill_temperature <= 0:
+        raise ConfigError("distill_weight: must be 0-1, and distill_temperature above 0")
     if not config.train_files:
         raise ConfigError("train_files: give at least one labelled file")
     _validate_labels(config)

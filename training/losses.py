@@ -33,3 +33,41 @@ def masked_cross_entropy(
     if weights is None:
         return -picked.mean()
     return -(picked * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
+def distillation_loss(
+    logits: Tensor, teacher_logits: Tensor, weights: Tensor, temperature: float
+) -> Tensor:
+    """Weighted mean over rows of T^2 * KL(teacher || student) at temperature T (Hinton et al.
+    2015; T^2 keeps the gradient's size independent of T). logits, teacher_logits [N, C]."""
+    target = torch.softmax(teacher_logits / temperature, dim=1)
+    log_student = torch.log_softmax(logits / temperature, dim=1)
+    kl = (target * (torch.log(target.clamp(min=1e-12)) - log_student)).sum(1)  # [N]
+    return temperature**2 * (kl * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
+def student_loss(
+    logits: Tensor,
+    labels: Tensor,
+    mask: Tensor,
+    weights: Tensor,
+    soft: Tensor | None,
+    distill_weight: float,
+    temperature: float,
+) -> Tensor:
+    """(1 - a) * cross-entropy on rows with a label (>= 0) + a * distillation on rows with
+    teacher logits (no NaN); without a teacher, the cross-entropy alone."""
+    hard = labels >= 0
+    zero = logits.sum() * 0.0  # keeps the graph when a term has no rows
+    ce = (
+        masked_cross_entropy(logits[hard], labels[hard], mask[hard], weights[hard])
+        if hard.any()
+        else zero
+    )
+    if soft is None:
+        return ce
+    taught = ~torch.isnan(soft).any(dim=1)
+    if not taught.any():
+        return (1.0 - distill_weight) * ce
+    kd = distillation_loss(logits[taught], soft[taught], weights[taught], temperature)
+    return (1.0 - distill_weight) * ce + distill_weight * kd

@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from model.bundle import Truncation
 from model.text import TextEncoder
 from training.config import VALIDATION_SPLITS, DataFile, TrainConfig
@@ -35,6 +37,8 @@ class EncodedSplit:
     allowed: list[int]  # bit mask of the labels each row could have had
     weights: list[float]
     scored: int = -1  # bit mask of the labels the set is scored on (its file's labels)
+    # teacher logits float32 [N, C] for distillation; a row of NaN has none; None = no teacher
+    soft: np.ndarray | None = None
 
     def lengths(self) -> list[int]:
         return [len(r) for r in self.rows]
@@ -50,16 +54,25 @@ class EncodedSplit:
             [self.allowed[i] for i in indices],
             [self.weights[i] for i in indices],
             self.scored,
+            None if self.soft is None else self.soft[indices],
         )
 
     @staticmethod
     def concat(splits: list[EncodedSplit], name: str) -> EncodedSplit:
+        softs = [s.soft for s in splits if s.soft is not None]
+        soft = None
+        if softs:
+            width = softs[0].shape[1]
+            soft = np.concatenate(
+                [s.soft if s.soft is not None else np.full((len(s), width), np.nan) for s in splits]
+            ).astype(np.float32)
         return EncodedSplit(
             name,
             [r for s in splits for r in s.rows],
             [y for s in splits for y in s.labels],
             [a for s in splits for a in s.allowed],
             [w for s in splits for w in s.weights],
+            soft=soft,
         )
 
 

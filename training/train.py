@@ -25,7 +25,7 @@ from training.checkpoint import Progress
 from training.config import TrainConfig
 from training.data import LabelledTexts
 from training.distributed import Placement
-from training.losses import allowed_mask, masked_cross_entropy
+from training.losses import allowed_mask, masked_cross_entropy, student_loss
 from training.mix import balanced_weights, fit_mix, member_logits, mixed
 from training.models import ModelSpec, SentimentClassifier
 from training.prepare import (
@@ -100,6 +100,10 @@ class Trainer:
         distributed.barrier(self.placement)
         encoder = fit_or_load_encoder(self.config, train_texts, self.out, fit=False)
         self.train_split = encode(encoder, train_texts, "train")
+        if self.config.teacher_dir:
+            from training.distill import with_teacher
+
+            self.train_split = with_teacher(self.config, encoder, train_texts, self.train_split)
         self.val_files = [
             encode(encoder, s.validation, s.entry.name) for s in splits if len(s.validation)
         ]
@@ -182,14 +186,23 @@ class Trainer:
             dynamic_ncols=True,
             mininterval=2.0,
         )
-        loss_sum = correct = seen = 0.0
+        loss_sum = correct = seen = rows = 0.0
         labels_count = self.model.spec.num_labels
         for batch in bar:
             ids = batch.input_ids.to(self.placement.device)
             labels = batch.labels.to(self.placement.device)
             mask = allowed_mask(batch.allowed, labels_count).to(self.placement.device)
             logits = recurrent(*self.model.member_inputs(self.progress.member, ids))
-            loss = masked_cross_entropy(logits, labels, mask, batch.weights.to(labels.device))
+            soft = None if batch.soft is None else batch.soft.to(self.placement.device)
+            loss = student_loss(
+                logits,
+                labels,
+                mask,
+                batch.weights.to(labels.device),
+                soft,
+                self.config.distill_weight,
+                self.config.distill_temperature,
+            )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # the optimiser has one parameter group: exactly the member's trainable weights
@@ -200,11 +213,14 @@ class Trainer:
             self.optimizer.step()
             self.scheduler.step()
             self.progress.step += 1
+            hard = labels >= 0  # transfer rows carry teacher logits only
             loss_sum += loss.item() * len(labels)
-            correct += (logits.masked_fill(~mask, float("-inf")).argmax(1) == labels).sum().item()
-            seen += len(labels)
+            rows += len(labels)
+            predicted = logits.masked_fill(~mask, float("-inf")).argmax(1)
+            correct += (predicted == labels)[hard].sum().item()
+            seen += hard.sum().item()
             bar.set_postfix(
-                loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False
+                loss=f"{loss_sum / rows:.4f}", acc=f"{correct / max(seen, 1):.4f}", refresh=False
             )
             if self.progress.step % STEP_LOG_EVERY == 0:
                 self.progress.steps.append(
@@ -214,10 +230,10 @@ class Trainer:
                         "lr": self.scheduler.get_last_lr()[0],
                     }
                 )
-        loss_sum, correct, seen = distributed.all_reduce_sum(
-            self.placement, [loss_sum, correct, seen]
+        loss_sum, correct, seen, rows = distributed.all_reduce_sum(
+            self.placement, [loss_sum, correct, seen, rows]
         )
-        return {"train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+        return {"train_loss": loss_sum / max(rows, 1), "train_accuracy": correct / max(seen, 1)}
 
     def validate(self) -> dict[str, float]:
         """Fit the mix on validation over the members trained so far (the n-gram member and

@@ -1,6 +1,8 @@
 """Length-bucketed training batches: every row once, little padding, seeded order, even shards."""
 
+import numpy as np
 import pytest
+import torch
 
 from training.batching import bucketed_batches, make_batches, shard, sorted_batches
 from training.prepare import EncodedSplit
@@ -52,3 +54,12 @@ def test_batches_carry_padded_ids_labels_and_their_rows() -> None:
     assert batch.input_ids.tolist() == [[8, 0, 0], [5, 6, 7]]
     assert batch.labels.tolist() == [0, 1] and batch.rows == [1, 0]
     assert batch.weights.tolist() == [0.5, 1.0]
+
+
+def test_batches_carry_teacher_logits_row_for_row():
+    soft = np.array([[1.0, 2.0], [np.nan, np.nan]], dtype=np.float32)
+    split = EncodedSplit("t", [[5, 6, 7], [8]], [1, -1], [3, 3], [1.0, 0.5], soft=soft)
+    (batch,) = make_batches(split, [[1, 0]])
+    assert torch.isnan(batch.soft[0]).all() and batch.soft[1].tolist() == [1.0, 2.0]
+    joined = EncodedSplit.concat([split, EncodedSplit("u", [[4]], [0], [3], [1.0])], "all")
+    assert joined.soft.shape == (3, 2) and np.isnan(joined.soft[2]).all()

@@ -1,0 +1,72 @@
+"""The teacher's logits on the student's rows: attached to training texts the teacher labelled,
+and transfer-only rows (review sentences, augmented texts) appended with no hard label (-1).
+
+What the teacher wrote lives in its run folder (`teacher_dir`): the transfer set and the labelled
+chunks, matched to texts by a hash of the text, so any row of the mix finds its logits.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+
+from model.text import TextEncoder
+from training.config import TrainConfig
+from training.data import ALL_LABELS, LabelledTexts
+from training.prepare import EncodedSplit
+from training.teacher.label import LABELS_DIR, read_soft_labels, text_hashes
+from training.teacher.transfer import TRANSFER_FILE, read_transfer_set
+
+log = logging.getLogger(__name__)
+
+
+def _lookup(texts: list[str], soft: dict, max_unknown: float, width: int) -> np.ndarray:
+    """[N, C] teacher logits per text; NaN where the teacher did not label it or could not read
+    it (too many [UNK] word pieces, e.g. a text of emoji)."""
+    out = np.full((len(texts), width), np.nan, dtype=np.float32)
+    for i, key in enumerate(text_hashes(texts).tolist()):
+        found = soft.get(key)
+        if found is not None and found[1] <= max_unknown:
+            out[i] = found[0]
+    return out
+
+
+def _file_weights(config: TrainConfig) -> dict[str, float]:
+    return {entry.name: entry.weight for entry in config.train_files}
+
+
+def transfer_rows(config: TrainConfig, encoder: TextEncoder, soft: dict) -> EncodedSplit:
+    """Transfer-only texts with teacher logits, each weighted like the file it came from."""
+    texts, origins = read_transfer_set(Path(config.teacher_dir) / TRANSFER_FILE)
+    picked = [i for i, origin in enumerate(origins) if not origin.startswith("train:")]
+    if config.transfer_rows >= 0 and len(picked) > config.transfer_rows:
+        picked = sorted(random.Random(config.seed).sample(picked, config.transfer_rows))
+    chosen = [texts[i] for i in picked]
+    logits = _lookup(chosen, soft, config.distill_max_unknown, len(config.labels))
+    keep = [i for i in range(len(chosen)) if not np.isnan(logits[i, 0])]
+    weights = _file_weights(config)
+    row_weights = [weights.get(origins[picked[i]].split(":", 1)[1], 1.0) for i in keep]
+    rows = encoder.ids_only([chosen[i] for i in keep])
+    log.info("distillation: %d transfer rows (of %d offered)", len(keep), len(chosen))
+    return EncodedSplit(
+        "transfer",
+        rows,
+        [-1] * len(keep),
+        [ALL_LABELS] * len(keep),
+        row_weights,
+        soft=logits[keep],
+    )
+
+
+def with_teacher(
+    config: TrainConfig, encoder: TextEncoder, texts: LabelledTexts, split: EncodedSplit
+) -> EncodedSplit:
+    """The training split with teacher logits on its rows, then the transfer rows after it."""
+    soft = read_soft_labels(Path(config.teacher_dir) / LABELS_DIR)
+    split.soft = _lookup(texts.texts, soft, config.distill_max_unknown, len(config.labels))
+    taught = int((~np.isnan(split.soft[:, 0])).sum())
+    log.info("distillation: teacher logits on %d of %d training rows", taught, len(split))
+    return EncodedSplit.concat([split, transfer_rows(config, encoder, soft)], split.name)
