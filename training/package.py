@@ -246,6 +246,7 @@ def export_bundle(
     if quantize:
         variants["int8"] = Variant(INT8_MODEL_FILE, "int8")
     manifest = _manifest(config, model, report, variants, progress.data)
+    manifest.distillation = progress.distillation
     if config.cascade and model.ngrams is not None and model.recurrent is not None:
         manifest.cascade = _write_cascade(model, config, validation, encoder, staging)
         manifest.cascade["shared_tables"] = share_tables(staging, pad_batch(rows[:8]))

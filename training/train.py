@@ -103,7 +103,9 @@ class Trainer:
         if self.config.teacher_dir:
             from training.distill import with_teacher
 
-            self.train_split = with_teacher(self.config, encoder, train_texts, self.train_split)
+            self.train_split, self.progress.distillation = with_teacher(
+                self.config, encoder, train_texts, self.train_split
+            )
         self.val_files = [
             encode(encoder, s.validation, s.entry.name) for s in splits if len(s.validation)
         ]

@@ -139,13 +139,35 @@ def test_the_pipeline_resumes_exports_and_labels_in_chunks(configs) -> None:
     assert [c.stat().st_mtime_ns for c in chunks] == written  # a rerun keeps finished chunks
     assert len(read_soft_labels(labels)) == len(texts)
 
+    # packed, restored into a fresh run folder, with the transfer set rebuilt from the data:
+    # every chunk still matches its texts, so nothing is labelled again
+    from training.teacher.artifacts import pack, restore
+
+    moved = teacher.model_copy(update={"out_dir": str(out.parent / "elsewhere")})
+    assert restore(pack(out, out.parent / "packed"), Path(moved.out_dir)) == 3 + len(chunks)
+    build_transfer_set(moved, student)
+    again = sorted((Path(moved.out_dir) / "labels").glob("chunk-*.npz"))
+    before = [c.stat().st_mtime_ns for c in again]
+    label_transfer_set(
+        Path(moved.out_dir) / "transfer.jsonl.gz",
+        Path(moved.out_dir) / "export",
+        Path(moved.out_dir),
+        teacher.transfer.chunk_texts,
+    )
+    assert [c.stat().st_mtime_ns for c in again] == before
+
     split = read_training_files(student)[0]
     encoder = fit_or_load_encoder(student, split.train, out, fit=True)
-    taught = with_teacher(
+    taught, record = with_teacher(
         config_from_dict({**student.to_dict(), "teacher_dir": str(out)}),
         encoder,
         split.train,
         encode(encoder, split.train, "train"),
     )
     assert len(taught) > len(split.train) and -1 in taught.labels
+    assert (
+        record["teacher_graph_sha256"]
+        == card["sha256"][f"teacher{'.int8' if card['labeller_variant'] == 'int8' else ''}.onnx"]
+    )
+    assert set(record["transfer_rows"]) == {"sentence", "augment"}
     assert not np.isnan(taught.soft[len(split.train) :]).any()  # transfer rows all carry logits

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from training.config import build_config
-from training.teacher.config import load_teacher_config
+from training.config import TrainConfig, build_config
+from training.teacher.config import TeacherConfig, load_teacher_config
 
 log = logging.getLogger(__name__)
-STAGES = ("train", "export", "evaluate", "transfer", "label")
+STAGES = ("train", "export", "evaluate", "transfer", "label")  # "all" runs these in order
+ARTIFACTS = Path("training/artifacts")  # committed, compact results of finished stages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", default="", help="run folder (default: the config's)")
     parser.add_argument(
         "--stage",
-        choices=(*STAGES, "all"),
+        choices=(*STAGES, "pack", "all"),
         default="all",
-        help="run one stage only (default: every stage not yet done)",
+        help="run one stage only (default: every stage not yet done); pack copies the "
+        "labelling graph and the labels to training/artifacts/<name>",
+    )
+    parser.add_argument(
+        "--from-artifacts",
+        default="",
+        help="first restore packed stages (e.g. training/artifacts/teacher-en) into the run "
+        "folder, verifying their sha256: the student then needs only the transfer stage",
     )
 
 
@@ -40,31 +49,70 @@ def run(args: argparse.Namespace) -> None:
     student = build_config(
         config.student_config, {"data_dir": args.data_dir} if args.data_dir else {}
     )
+    out = Path(config.out_dir)
+    if args.from_artifacts:
+        from training.teacher.artifacts import restore
+
+        print(f"restored {restore(Path(args.from_artifacts), out)} files into {out}")
     stages = STAGES if args.stage == "all" else (args.stage,)
-    if "train" in stages:
-        from training.teacher.train import train_teacher
+    for stage in stages:
+        STAGE_RUNNERS[stage](config, student, out)
 
-        train_teacher(config, student)
-    if "export" in stages:
-        from training.teacher.export import export_teacher
 
-        export_teacher(config, student)
-    if "evaluate" in stages:
-        from training.teacher.evaluate import evaluate_teacher
+def _train(config: TeacherConfig, student: TrainConfig, out: Path) -> None:
+    from training.teacher.export import EXPORT_DIR
+    from training.teacher.runner import CARD
+    from training.teacher.train import train_teacher
 
-        print(evaluate_teacher(Path(config.out_dir), student))
-    if "transfer" in stages:
-        from training.teacher.transfer import build_transfer_set
+    if (out / EXPORT_DIR / CARD).exists():
+        print(f"train: skipped, {out / EXPORT_DIR / CARD} exists")
+        return
+    train_teacher(config, student)
 
-        build_transfer_set(config, student)
-    if "label" in stages:
-        from training.teacher.export import EXPORT_DIR
-        from training.teacher.label import label_transfer_set
-        from training.teacher.transfer import TRANSFER_FILE
 
-        out = Path(config.out_dir)
-        print(
-            label_transfer_set(
-                out / TRANSFER_FILE, out / EXPORT_DIR, out, config.transfer.chunk_texts
-            )
-        )
+def _export(config: TeacherConfig, student: TrainConfig, out: Path) -> None:
+    from training.teacher.export import EXPORT_DIR, export_teacher
+    from training.teacher.runner import CARD
+
+    if (out / EXPORT_DIR / CARD).exists():
+        print(f"export: skipped, {out / EXPORT_DIR / CARD} exists (delete it to export again)")
+        return
+    export_teacher(config, student)
+
+
+def _evaluate(config: TeacherConfig, student: TrainConfig, out: Path) -> None:
+    from training.teacher.evaluate import evaluate_teacher
+
+    print(evaluate_teacher(out, student))
+
+
+def _transfer(config: TeacherConfig, student: TrainConfig, out: Path) -> None:
+    from training.teacher.transfer import build_transfer_set
+
+    print(build_transfer_set(config, student))
+
+
+def _label(config: TeacherConfig, student: TrainConfig, out: Path) -> None:
+    from training.teacher.export import EXPORT_DIR
+    from training.teacher.label import label_transfer_set
+    from training.teacher.transfer import TRANSFER_FILE
+
+    print(
+        label_transfer_set(out / TRANSFER_FILE, out / EXPORT_DIR, out, config.transfer.chunk_texts)
+    )
+
+
+def _pack(config: TeacherConfig, student: TrainConfig, out: Path) -> None:
+    from training.teacher.artifacts import pack
+
+    print(pack(out, ARTIFACTS / config.name))
+
+
+STAGE_RUNNERS: dict[str, Callable[[TeacherConfig, TrainConfig, Path], None]] = {
+    "train": _train,
+    "export": _export,
+    "evaluate": _evaluate,
+    "transfer": _transfer,
+    "label": _label,
+    "pack": _pack,
+}

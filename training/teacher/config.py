@@ -24,6 +24,9 @@ class TeacherData(_Section):
     tail_tokens: int = Field(
         48, ge=0, description="of max_tokens, kept from a long text's end (its verdict)"
     )
+    emoji_names: bool = Field(
+        True, description="spell emoji as their Unicode names (BERT reads most emoji as [UNK])"
+    )
     default_max_rows: int = Field(0, ge=0, description="rows per training file; 0 = every row")
     max_rows: dict[str, int] = Field(
         default_factory=dict, description="file name (e.g. imdb-train) -> rows kept, 0 = none"

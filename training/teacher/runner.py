@@ -25,7 +25,10 @@ class TeacherOnnx:
         self.variant = variant or self.card.get("labeller_variant", "fp32")
         data = self.card["data"]
         self.tokenizer = TeacherTokenizer(
-            self.folder / "tokenizer.json", data["max_tokens"], data["tail_tokens"]
+            self.folder / "tokenizer.json",
+            data["max_tokens"],
+            data["tail_tokens"],
+            data.get("emoji_names", False),
         )
         self.session = cpu_session(self.folder / GRAPHS[self.variant], threads)
         self.labels: list[str] = self.card["labels"]

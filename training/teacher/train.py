@@ -65,7 +65,10 @@ class TeacherTrainer:
         torch.manual_seed(config.seed)
         self.folder = encoder_folder(config.encoder.package, config.encoder.path)
         self.tokenizer = TeacherTokenizer(
-            self.folder / "tokenizer.json", config.data.max_tokens, config.data.tail_tokens
+            self.folder / "tokenizer.json",
+            config.data.max_tokens,
+            config.data.tail_tokens,
+            config.data.emoji_names,
         )
         self.model = TeacherClassifier(self.folder, len(student.labels), config.encoder.dropout).to(
             self.device
