@@ -77,6 +77,8 @@ class Manifest:
     architecture: dict[str, Any] = field(default_factory=dict)
     training_config: dict[str, Any] = field(default_factory=dict)
     library_versions: dict[str, str] = field(default_factory=dict)
+    # the teacher whose logits trained the model, and the transfer set's make-up; {} = none
+    distillation: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     format_version: int = FORMAT_VERSION
