@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.registry import LoadPlan, load_model
-from app.scoring import FAST, FULL, NO_CASCADE, Scorer, bucketed_probabilities, length_groups
-from app.worker import ModelWorker
+from app.core.registry import LoadPlan, load_model
+from app.core.scoring import FAST, FULL, NO_CASCADE, Scorer, bucketed_probabilities, length_groups
+from app.core.worker import ModelWorker
 from model.runtime import softmax
 from model.text import pad_batch
 
