@@ -10,11 +10,11 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.core.errors import install_error_handlers
 from app.core.repository import Repository
 from app.core.service import Service
 from app.core.settings import Settings
 from app.http.docs_assets import install_docs
+from app.http.error_handlers import install_error_handlers
 from app.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.http.responses import JSONBytesResponse
 from app.http.routes import explain, predict, status

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.batcher import BatchLimits
 from app.core.errors import ModelNotFound
@@ -18,9 +19,11 @@ from app.core.scoring import NO_CASCADE, Scorer
 from app.core.session import RuntimeConfig, open_session
 from app.core.settings import Settings
 from app.core.worker import ModelWorker
-from app.ops.metrics import Metrics
 from model import Bundle, BundleError, discover_bundles, load_bundle, read_manifest
 from model.text import TextEncoder, Truncation, pad_batch
+
+if TYPE_CHECKING:  # metrics observe the core; the core is handed them
+    from app.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from app.core.batcher import BatchLimits
 from app.core.errors import NotReady
@@ -18,8 +19,10 @@ from app.core.session import RuntimeConfig, default_batch_workers, default_intra
 from app.core.settings import Settings
 from app.core.waiting import Disconnected
 from app.core.worker import Classified, ModelWorker
-from app.ops.metrics import Metrics
 from model.runtime import usable_cpus
+
+if TYPE_CHECKING:  # metrics observe the core; the core is handed them
+    from app.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import CONTEXT_KEY, RequestContext
-from app.core.errors import PayloadTooLarge, error_response
+from app.core.errors import PayloadTooLarge
+from app.http.error_handlers import error_response
 from app.ops.logs import request_id_var
 from app.ops.metrics import Metrics
 

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.types import Receive
 
-from app.core.errors import InvalidInput, validation_message
+from app.core.errors import InvalidInput
+from app.http.error_handlers import validation_message
 
 M = TypeVar("M", bound=BaseModel)
 

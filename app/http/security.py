@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.errors import Unauthorized, error_response
+from app.core.errors import Unauthorized
+from app.http.error_handlers import error_response
 from app.http.middleware import header
 
 PROBES = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})

@@ -22,10 +22,10 @@ from fastapi.responses import Response
 
 from app.core.batcher import Batcher, BatchLimits
 from app.core.context import RequestContext
-from app.core.errors import install_error_handlers
 from app.core.limits import TextLimits, check_texts
 from app.core.settings import Settings
 from app.core.waiting import Disconnected, gather_entries
+from app.http.error_handlers import install_error_handlers
 from app.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.http.responses import JSONBytesResponse
 from app.http.routes.predict import PREDICT_PATH, PredictEndpoint

@@ -18,12 +18,13 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.context import CONTEXT_KEY, RequestContext
-from app.core.errors import ServiceError, error_response
+from app.core.errors import ServiceError
 from app.core.limits import check_texts
 from app.core.service import Service
 from app.core.waiting import Disconnected, wait_for_client_gone
 from app.core.worker import prediction
 from app.http.deps import ContextDep, ServiceDep
+from app.http.error_handlers import error_response
 from app.http.middleware import header
 from app.http.parsing import parse_body, read_body
 from app.http.responses import JSONBytesResponse
