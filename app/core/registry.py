@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from app.core.batcher import BatchLimits
 from app.core.errors import ModelNotFound
-from app.core.scoring import NO_CASCADE, Scorer
+from app.core.scoring import Scorer
 from app.core.session import RuntimeConfig, open_session
 from app.core.settings import Settings
 from app.core.worker import ModelWorker
 from model import Bundle, BundleError, discover_bundles, load_bundle, read_manifest
+from model.cascade import CascadeRule
 from model.text import TextEncoder, Truncation, pad_batch
 
 if TYPE_CHECKING:  # metrics observe the core; the core is handed them
@@ -103,9 +104,7 @@ def open_scorer(bundle: Bundle, plan: LoadPlan) -> Scorer:
     if fast_path is None:
         return Scorer(full)
     fast = open_session(fast_path, "fast", plan.runtime)
-    cascade = bundle.manifest.cascade
-    threshold = float(cascade.get("threshold", NO_CASCADE))
-    return Scorer(full, fast, threshold, int(cascade.get("min_tokens", 0)))
+    return Scorer(full, fast, CascadeRule.from_manifest(bundle.manifest.cascade))
 
 
 def open_encoder(path: Path, truncation: Truncation) -> TextEncoder:

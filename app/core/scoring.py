@@ -9,11 +9,12 @@ that row alone, so a text's answer never depends on its batch neighbours.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from app.core.session import OnnxSession
+from model.cascade import FAST, FULL, CascadeRule
 from model.runtime import softmax
 from model.text import pad_batch
 
@@ -24,8 +25,6 @@ from model.text import pad_batch
 # CALL_COST + longest x (STEP_COST + rows) row-steps.
 CALL_COST = 16.0
 STEP_COST = 0.7
-FAST, FULL = "fast", "full"  # which graph answered a text
-NO_CASCADE = 1.01  # a threshold no probability reaches: every text runs the full graph
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +77,14 @@ def bucketed_probabilities(session: OnnxSession, rows: list[list[int]]) -> np.nd
 class Scorer:
     """The graphs of one served bundle: the full model, and the cascade's fast graph if used.
 
-    A row takes the fast path when it has at least `min_tokens` tokens, its top fast-graph
-    probability reaches `threshold` (both chosen on validation at export and stored in the
-    manifest) and its request did not ask for the full model. Shorter rows never run the fast
-    graph: on them it almost never answers, so trying would only cost time."""
+    A row takes the fast path when the manifest's rule says so (`model.cascade`: at least
+    `min_tokens` tokens, top fast-graph probability at or above `threshold`) and its request did
+    not ask for the full model. Shorter rows never run the fast graph: on them it almost never
+    answers, so trying would only cost time."""
 
     full: OnnxSession
     fast: OnnxSession | None = None
-    threshold: float = NO_CASCADE
-    min_tokens: int = 0
+    rule: CascadeRule = field(default_factory=CascadeRule)  # default: no row takes the fast path
 
     def score(self, rows: list[list[int]], full_only: list[bool]) -> Scores:
         started = time.perf_counter()
@@ -96,7 +94,7 @@ class Scorer:
             return Scores(probs.tolist(), [FULL] * len(rows), time.perf_counter() - started)
         fast = bucketed_probabilities(self.fast, [rows[i] for i in candidates])  # [K, C]
         confident = np.zeros(len(rows), dtype=bool)
-        confident[candidates] = fast.max(axis=1) >= self.threshold
+        confident[candidates] = self.rule.confident(fast)
         probs = np.empty((len(rows), fast.shape[1]))
         probs[candidates] = fast
         rest = np.flatnonzero(~confident).tolist()
@@ -109,5 +107,5 @@ class Scorer:
         """Rows that try the fast graph: long enough, and not asked to run the full model."""
         if self.fast is None:
             return []
-        shortest = self.min_tokens
-        return [i for i, row in enumerate(rows) if len(row) >= shortest and not full_only[i]]
+        tries = self.rule.tries([len(row) for row in rows])
+        return [i for i in np.flatnonzero(tries).tolist() if not full_only[i]]

@@ -25,6 +25,7 @@ from app.core.errors import PayloadTooLarge
 from app.core.scoring import Scorer, Scores
 from app.core.waiting import Disconnected, gather_entries
 from model import Bundle
+from model.cascade import CascadeRule
 from model.text import EncodedText, TextEncoder
 
 # Texts up to this many characters are tokenized in the batch worker (when truncating, the
@@ -233,8 +234,8 @@ class ModelWorker:
         cascade = self.bundle.manifest.cascade
         if not cascade:
             return None
-        min_tokens = int(cascade.get("min_tokens", 0))
-        return {"active": self.cascade, "threshold": cascade["threshold"], "min_tokens": min_tokens}
+        rule = CascadeRule.from_manifest(cascade)
+        return {"active": self.cascade, "threshold": rule.threshold, "min_tokens": rule.min_tokens}
 
     def describe(self) -> dict[str, Any]:
         manifest = self.bundle.manifest

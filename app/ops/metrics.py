@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.core.batcher import BatchStats
-from app.core.scoring import FAST, FULL
+from model.cascade import FAST, FULL
 
 if TYPE_CHECKING:
     from app.core.scoring import Scores
