@@ -18,7 +18,7 @@ from app.v2.proto import grpc_predict_v2_pb2 as pb2
 from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
 from app.v2.tensor_codec import decode_bytes_tensor, encode_bytes_tensor
 from tests.app.conftest import make_settings, serving
-from tests.app.test_e2e import free_port
+from tests.support import free_port
 
 pytestmark = pytest.mark.anyio
 Stub = pb2_grpc.GRPCInferenceServiceStub
