@@ -24,7 +24,7 @@ RUN apt-get update \
 # tokenizer.json from its bundles), uvicorn's extras for reloading, websockets and YAML log
 # configs, ONNX Runtime's Python tooling (transformers, quantization, tools: sessions parse models
 # in C++), numpy's build tools and C headers, type stubs (.pyi) and every test suite inside
-# site-packages. protobuf stays: the gRPC service (app/protocol stubs, grpc_health) needs it.
+# site-packages. protobuf stays: the gRPC service (app/v2/proto stubs, grpc_health) needs it.
 COPY pyproject.toml constraints.txt ./
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install -c constraints.txt '.[serve]' \
@@ -64,7 +64,7 @@ WORKDIR /srv
 # import check fails the build if the slimmed venv lacks anything the service imports.
 COPY app/ app/
 COPY model/ model/
-RUN python -m compileall -q app model && python -c 'import app.main, app.grpc_server, tokenizers, onnxruntime'
+RUN python -m compileall -q app model && python -c 'import app.main, app.v2.grpc_server, tokenizers, onnxruntime'
 USER 10001:10001
 # 8000: HTTP (REST, probes, /metrics); 8001: gRPC (KServe v2 inference and gRPC health)
 EXPOSE 8000 8001

@@ -26,13 +26,13 @@ $(VENV)/.dev: pyproject.toml constraints.txt
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.serve
 
-# The gRPC stubs in app/protocol are committed; regenerate them after editing the .proto. protoc
+# The gRPC stubs in app/v2/proto are committed; regenerate them after editing the .proto. protoc
 # writes `import grpc_predict_v2_pb2`, a top-level import: sed makes it the package's.
-PROTO_DIR := app/protocol
+PROTO_DIR := app/v2/proto
 protos: $(VENV)/.dev
 	cd $(PROTO_DIR) && $(abspath $(PY)) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. \
 	  --grpc_python_out=. grpc_predict_v2.proto
-	sed -i 's/^import grpc_predict_v2_pb2 as/from app.protocol import grpc_predict_v2_pb2 as/' \
+	sed -i 's/^import grpc_predict_v2_pb2 as/from app.v2.proto import grpc_predict_v2_pb2 as/' \
 	  $(PROTO_DIR)/grpc_predict_v2_pb2_grpc.py
 
 # Regenerate constraints.txt from a fresh venv: the lock must hold the CPU torch build and no

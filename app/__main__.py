@@ -16,10 +16,10 @@ from types import FrameType
 
 import uvicorn
 
-from app.logs import flush_due_logs
+from app.core.service import Service
+from app.core.settings import Settings
 from app.main import create_app
-from app.service import Service
-from app.settings import Settings
+from app.ops.logs import flush_due_logs
 
 log = logging.getLogger("app.server")
 

@@ -10,19 +10,20 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.docs_assets import install_docs
-from app.errors import install_error_handlers
-from app.grpc_server import GrpcServer
-from app.logs import configure_logging
-from app.metrics import Metrics
-from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from app.repository import Repository
-from app.responses import JSONBytesResponse
-from app.routes import explain, ops, predict, repository, v2
-from app.routes.playground import install_playground
-from app.security import AuthMiddleware, document_bearer_auth
-from app.service import Service
-from app.settings import Settings
+from app.core.repository import Repository
+from app.core.service import Service
+from app.core.settings import Settings
+from app.http.docs_assets import install_docs
+from app.http.error_handlers import install_error_handlers
+from app.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.http.responses import JSONBytesResponse
+from app.http.routes import explain, predict, status
+from app.http.routes.playground import install_playground
+from app.http.security import AuthMiddleware, document_bearer_auth
+from app.ops.logs import configure_logging
+from app.ops.metrics import Metrics
+from app.v2 import repository_routes, rest_routes
+from app.v2.grpc_server import GrpcServer
 
 DESCRIPTION = (
     "Sentiment analysis with LSTM models served by ONNX Runtime: tokenization, dynamic batching, "
@@ -105,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     explain_router = explain.make_router(settings.explain_max_texts)
     app.state.repository = models
-    for router in (predict.router, explain_router, ops.router, v2.router, repository.router):
+    http_routers = (predict.router, explain_router, status.router)
+    for router in (*http_routers, rest_routes.router, repository_routes.router):
         app.include_router(router)
     install_docs(app)
     install_playground(app)

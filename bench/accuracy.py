@@ -33,7 +33,7 @@ def lstm_predictor(bundle_dir: Path, variant: str, truncation: Truncation | None
     """Tokenize and run in batches of 32 exactly as the service's batch worker does; with
     `truncation`, long texts are cut that way instead of the bundle's. The served path: the
     bundle's cascade where it has one."""
-    from app.registry import LoadPlan, load_model
+    from app.core.registry import LoadPlan, load_model
     from model.text import TextEncoder
 
     worker = load_model(bundle_dir, LoadPlan(variant))

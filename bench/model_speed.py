@@ -29,8 +29,8 @@ GRIDS = {
 
 
 def ort_runner(path: Path, threads: int) -> Runner:
-    """A session configured exactly as the service configures its own (app.session)."""
-    from app.session import RuntimeConfig, open_session
+    """A session configured exactly as the service configures its own (app.core.session)."""
+    from app.core.session import RuntimeConfig, open_session
 
     runtime = open_session(path, "bench", RuntimeConfig(providers="cpu", intra_op_threads=threads))
     return runtime.logits

@@ -29,8 +29,8 @@ class Offline:
     the load test's rounds, so that it meets the same machine load as the servers)."""
 
     def __init__(self, bundle_dir: Path, texts: list[str], threads: int) -> None:
-        from app.registry import LoadPlan, load_model
-        from app.session import RuntimeConfig
+        from app.core.registry import LoadPlan, load_model
+        from app.core.session import RuntimeConfig
 
         # the full graph alone (no cascade): "the model alone" that the service is compared to
         runtime = RuntimeConfig(providers="cpu", intra_op_threads=threads)

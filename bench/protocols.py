@@ -27,8 +27,8 @@ import grpc
 import httpx
 import numpy as np
 
-from app.protocol import grpc_predict_v2_pb2 as pb2
-from app.protocol.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
+from app.v2.proto import grpc_predict_v2_pb2 as pb2
+from app.v2.proto.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 from bench.common import RESULTS
 from bench.servers.launch import ServerSpec, free_port, running_server
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from model.cascade import NO_CASCADE, CascadeRule
 from training.mix import balanced_weights
 from training.models import SentimentClassifier, mix_logits
 from training.prepare import EncodedSplit
@@ -107,21 +108,21 @@ class FileOutcome:
 
     def served(self, threshold: float, min_tokens: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities the cascade answers with, which rows took the fast path)."""
-        fast_rows = (self.fast.max(axis=1) >= threshold) & (self.lengths >= min_tokens)
+        fast_rows = CascadeRule(threshold, min_tokens).fast_rows(self.fast, self.lengths)
         return np.where(fast_rows[:, None], self.fast, self.full), fast_rows
 
 
 def choose_threshold(files: list[FileOutcome], max_drop: float = MAX_DROP) -> float:
     """The lowest threshold at which, on every file, the cascade's label differs from the whole
-    model's on at most `max_drop` of the texts, at it and at every higher candidate; 1.01
-    (nothing takes the fast path) when none does.
+    model's on at most `max_drop` of the texts, at it and at every higher candidate;
+    NO_CASCADE (nothing takes the fast path) when none does.
 
     Disagreement bounds the accuracy lost on any labelled set drawn like the file, whatever its
     labels; an accuracy difference alone lets the fast path's wins on some texts hide its losses
     on others, and those stop cancelling out on text unlike the validation files.
     """
     candidates = np.unique(np.concatenate([f.fast.max(axis=1) for f in files]))
-    chosen = 1.01
+    chosen = NO_CASCADE
     for threshold in candidates[::-1]:  # from the strictest down
         if any(f.disagreement(f.served(threshold)[0]) > max_drop + 1e-12 for f in files):
             break

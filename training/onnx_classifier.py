@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from model.bundle import Bundle, load_bundle
+from model.cascade import CascadeRule
 from model.runtime import cpu_session, run_logits, softmax
 from model.text import TextEncoder, pad_batch
 
@@ -36,8 +37,7 @@ class OnnxClassifier:
         self.encoder = TextEncoder.from_file(bundle.tokenizer_path, bundle.manifest.truncation)
         self.session = cpu_session(bundle.model_path(variant), threads)
         self.fast = cpu_session(bundle.fast_path, threads) if cascade and bundle.fast_path else None
-        self.threshold = bundle.manifest.cascade.get("threshold", 1.01)
-        self.min_tokens = int(bundle.manifest.cascade.get("min_tokens", 0))
+        self.rule = CascadeRule.from_manifest(bundle.manifest.cascade)
         self.rows_seen = self.rows_fast = 0  # cascade counters, for the fast fraction
 
     @classmethod
@@ -47,19 +47,19 @@ class OnnxClassifier:
     def probabilities_for_rows(
         self, rows: Sequence[Sequence[int]], batch_size: int = 64
     ) -> np.ndarray:
-        """Probabilities [N, C]; with the cascade, rows of at least `min_tokens` tokens try the
-        fast graph first, and those below its threshold (and all shorter rows) run the whole
-        model."""
+        """Probabilities [N, C]; with the cascade, the rows its rule lets try the fast graph (at
+        least `min_tokens` tokens) run it first, and those below its threshold (and all shorter
+        rows) run the whole model (`model.cascade`, as the service)."""
         width = len(self.bundle.manifest.labels)
         if self.fast is None:
             return softmax(logits_for_rows(self.session, rows, width, batch_size))
         probs = np.zeros((len(rows), width))
-        tried = [i for i, row in enumerate(rows) if len(row) >= self.min_tokens]
+        tried = np.flatnonzero(self.rule.tries([len(row) for row in rows])).tolist()
         if tried:
             fast = [rows[i] for i in tried]
             probs[tried] = softmax(logits_for_rows(self.fast, fast, width, batch_size))
         answered = np.zeros(len(rows), dtype=bool)
-        answered[tried] = probs[tried].max(axis=1) >= self.threshold
+        answered[tried] = self.rule.confident(probs[tried])
         slow = np.flatnonzero(~answered)
         self.rows_seen += len(rows)
         self.rows_fast += len(rows) - len(slow)

@@ -14,7 +14,7 @@ from app.bulk.formats import InputError
 from app.bulk.job import Options, run
 from app.bulk.scorer import ScorerConfig
 from app.bulk.writers import OutputError
-from app.registry import StartupError
+from app.core.registry import StartupError
 
 EPILOG = """\
 Formats follow the suffix: .csv, .tsv, .jsonl/.ndjson (each may end in .gz: read and written

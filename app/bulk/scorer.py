@@ -1,10 +1,11 @@
 """The one adapter between bulk scoring and the service's internals.
 
-`load_scorer()` loads a bundle the way the service does (app.registry: every sha256 checked,
-warmed up) with the service's runtime settings (app.service: ONNX Runtime threads, batch limits)
-and runs texts through the service's own batcher and batch function (app.batcher, app.scoring),
-so a file scored here gets exactly the answers `/predict` would give. Nothing else in app.bulk
-imports from the service: replacing how models are loaded and run means changing this file only.
+`load_scorer()` loads a bundle the way the service does (app.core.registry: every sha256
+checked, warmed up) with the service's runtime settings (app.core.service: ONNX Runtime threads,
+batch limits) and runs texts through the service's own batcher and batch function
+(app.core.batcher, app.core.scoring), so a file scored here gets exactly the answers `/predict`
+would give. Nothing else in app.bulk imports from the service: replacing how models are loaded
+and run means changing this file only.
 
 The batcher is asyncio code; the scorer keeps a private event loop and blocks on it in `score()`.
 Texts are always truncated to the model's length, as the service does by default. Each call
@@ -19,10 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.registry import StartupError, bundle_names, load_registry
-from app.service import load_plan
-from app.settings import Settings
-from app.worker import ModelWorker
+from app.core.registry import StartupError, bundle_names, load_registry
+from app.core.service import load_plan
+from app.core.settings import Settings
+from app.core.worker import ModelWorker
 from model import read_manifest
 
 NO_DEADLINE_S = 24 * 3600.0  # a bulk job waits for its texts however long batches take

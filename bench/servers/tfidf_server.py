@@ -20,18 +20,18 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from app.batcher import Batcher, BatchLimits
-from app.context import RequestContext
-from app.errors import install_error_handlers
-from app.limits import TextLimits, check_texts
-from app.logs import configure_logging
-from app.metrics import Metrics
-from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from app.responses import JSONBytesResponse
-from app.routes.predict import PREDICT_PATH, PredictEndpoint
-from app.schemas import PredictRequest
-from app.settings import Settings
-from app.waiting import Disconnected, gather_entries
+from app.core.batcher import Batcher, BatchLimits
+from app.core.context import RequestContext
+from app.core.limits import TextLimits, check_texts
+from app.core.settings import Settings
+from app.core.waiting import Disconnected, gather_entries
+from app.http.error_handlers import install_error_handlers
+from app.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.http.responses import JSONBytesResponse
+from app.http.routes.predict import PREDICT_PATH, PredictEndpoint
+from app.http.schemas import PredictRequest
+from app.ops.logs import configure_logging
+from app.ops.metrics import Metrics
 from bench.baselines import fitted_tfidf
 from bench.common import DEFAULT_DATA
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _shared_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
     real ORT session, shared by every app (creating one costs ~70 ms, running a tiny graph
     microseconds), and each unchanged tokenizer file one real encoder. A copied or altered file
     has another path or mtime, so its own session and encoder."""
-    from app import registry
+    from app.core import registry
 
     for name in ("open_session", "open_encoder"):  # an encoder costs ~3.5 ms to build
         monkeypatch.setattr(registry, name, _shared(name, getattr(registry, name)))

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from app.batcher import Batcher, BatchLimits, BatchStats
-from app.errors import DeadlineExceeded, Draining, QueueFull
+from app.core.batcher import Batcher, BatchLimits, BatchStats
+from app.core.errors import DeadlineExceeded, Draining, QueueFull
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.test_e2e import server, wait_until
+from tests.support import server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

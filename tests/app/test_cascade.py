@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.core.registry import LoadPlan, load_model
+from app.core.scoring import bucketed_probabilities
 from app.main import create_app
-from app.registry import LoadPlan, load_model
-from app.scoring import bucketed_probabilities
 from tests.app.conftest import make_settings, serving
 
 pytestmark = pytest.mark.anyio

@@ -4,71 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.factories import REPO
+from tests.support import server, wait_for_queue, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(90)]
 TEXTS = ["great", "awful film", "fine", "a moving, wonderful story " * 10, "boring"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def server(model_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
-    port = free_port()
-    variables = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_")},
-        "SENTIMENT_MODEL_DIR": str(model_dir),
-        "SENTIMENT_DEFAULT_MODEL": "tiny-en",
-        "SENTIMENT_PORT": str(port),
-        "SENTIMENT_DRAIN_SECONDS": "0.5",
-        "SENTIMENT_VARIANT": "fp32",  # exact batch/alone equality (int8 varies by ~1e-3)
-        "SENTIMENT_GRPC_PORT": str(free_port()),  # never the fixed 8001 another process may hold
-        **env,
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app"], cwd=REPO, env=variables, stdout=out, stderr=out
-        )
-    try:
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-async def wait_until(url: str, status: int, timeout: float = 30) -> list[int]:
-    """Poll `url` until it answers `status`; returns every status seen on the way."""
-    seen: list[int] = []
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2) as client:
-        while time.monotonic() < deadline:
-            try:
-                seen.append((await client.get(url)).status_code)
-            except httpx.TransportError:
-                seen.append(0)  # not listening yet
-            if seen[-1] == status:
-                return seen
-            await asyncio.sleep(0.01)
-    raise AssertionError(f"{url} never answered {status}; saw {sorted(set(seen))}")
 
 
 def many_bundles(source: Path, target: Path, copies: int) -> Path:
@@ -153,16 +99,6 @@ async def test_sigterm_drains_without_losing_accepted_requests(
     assert all(r.json()["predictions"][0]["label"] for r in responses)
     assert exit_code == 0, log.read_text()[-2000:]
     assert "Traceback" not in log.read_text()
-
-
-async def wait_for_queue(client: httpx.AsyncClient, depth: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    line = f'sentiment_queue_depth{{model="tiny-en"}} {float(depth)}'
-    while time.monotonic() < deadline:
-        if line in (await client.get("/metrics")).text:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"queue never reached {depth}")
 
 
 async def test_bad_default_bundle_exits_1_naming_the_file(model_dir: Path, tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app import errors
+from app.core import errors
+from app.http import error_handlers
 
 
 @pytest.mark.parametrize(
@@ -27,12 +28,12 @@ def test_table(exc: Exception, status: int, kind: str) -> None:
 
 
 def test_unexpected_errors_never_leak_their_message() -> None:
-    response = errors.error_response(KeyError("secret path /etc"))
+    response = error_handlers.error_response(KeyError("secret path /etc"))
     body = orjson.loads(response.body)
     assert response.status_code == 500 and "secret" not in body["error"]
     assert set(body) == {"error", "type"}
 
 
 def test_headers_travel_with_the_error() -> None:
-    response = errors.error_response(errors.QueueFull("full", headers={"Retry-After": "1"}))
+    response = error_handlers.error_response(errors.QueueFull("full", headers={"Retry-After": "1"}))
     assert response.headers["retry-after"] == "1"

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.explain import Word, log_odds, occluded_rows, words_of
+from app.core.occlusion import Word, log_odds, occluded_rows, words_of
 from app.main import create_app
 from bench.faithfulness import without as without_words
 from model.text import UNK_ID

@@ -11,14 +11,14 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from app.errors import ERROR_TABLE, DeadlineExceeded, NotReady, QueueFull
-from app.grpc_service import GRPC_CODES, grpc_code
+from app.core.errors import ERROR_TABLE, DeadlineExceeded, NotReady, QueueFull
 from app.main import create_app
-from app.protocol import grpc_predict_v2_pb2 as pb2
-from app.protocol import grpc_predict_v2_pb2_grpc as pb2_grpc
-from app.v2_binary import decode_bytes_tensor, encode_bytes_tensor
+from app.v2.grpc_service import GRPC_CODES, grpc_code
+from app.v2.proto import grpc_predict_v2_pb2 as pb2
+from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
+from app.v2.tensor_codec import decode_bytes_tensor, encode_bytes_tensor
 from tests.app.conftest import make_settings, serving
-from tests.app.test_e2e import free_port
+from tests.support import free_port
 
 pytestmark = pytest.mark.anyio
 Stub = pb2_grpc.GRPCInferenceServiceStub

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from app.protocol import grpc_predict_v2_pb2_grpc as pb2_grpc
-from tests.app.test_e2e import free_port, server, wait_for_queue, wait_until
+from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
 from tests.app.test_grpc import infer_request
+from tests.support import free_port, server, wait_for_queue, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(90)]
 

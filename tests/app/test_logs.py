@@ -6,7 +6,7 @@ import logging
 
 import orjson
 
-from app.logs import JsonFormatter, RequestIdFilter, request_id_var
+from app.ops.logs import JsonFormatter, RequestIdFilter, request_id_var
 
 
 def format_record(message: str, **extra: object) -> dict:
@@ -42,7 +42,7 @@ def test_traceback_is_one_field() -> None:
 def test_batched_lines_are_written_together_and_warnings_at_once() -> None:
     import io
 
-    from app.logs import BatchedStreamHandler
+    from app.ops.logs import BatchedStreamHandler
 
     stream = io.StringIO()
     handler = BatchedStreamHandler(stream, max_lines=3, max_delay_s=60)
@@ -64,7 +64,7 @@ def test_batched_lines_are_written_together_and_warnings_at_once() -> None:
 def test_waiting_lines_are_flushed_when_due() -> None:
     import io
 
-    from app.logs import BatchedStreamHandler
+    from app.ops.logs import BatchedStreamHandler
 
     stream = io.StringIO()
     handler = BatchedStreamHandler(stream, max_lines=100, max_delay_s=0.0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.batcher import BatchStats
-from app.metrics import Metrics
-from app.scoring import Scores
+from app.core.batcher import BatchStats
+from app.core.scoring import Scores
+from app.ops.metrics import Metrics
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.parsing import json_content
+from app.http.parsing import json_content
 
 pytestmark = pytest.mark.anyio
 

@@ -200,7 +200,7 @@ async def test_passed_deadline_is_504(bundles_root: Path) -> None:
 async def test_before_models_load_it_is_503(
     bundles_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import service
+    from app.core import service
 
     loading = threading.Event()
     real_load = service.load_registry

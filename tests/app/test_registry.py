@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from app.core.registry import LoadPlan, StartupError, load_registry
 from app.main import create_app
-from app.registry import LoadPlan, StartupError, load_registry
 from tests.app.conftest import make_settings, serving
 
 PLAN = LoadPlan()

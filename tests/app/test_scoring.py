@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.registry import LoadPlan, load_model
-from app.scoring import FAST, FULL, NO_CASCADE, Scorer, bucketed_probabilities, length_groups
-from app.worker import ModelWorker
+from app.core.registry import LoadPlan, load_model
+from app.core.scoring import Scorer, bucketed_probabilities, length_groups
+from app.core.worker import ModelWorker
+from model.cascade import FAST, FULL, NO_CASCADE, CascadeRule
 from model.runtime import softmax
 from model.text import pad_batch
 
@@ -54,7 +55,7 @@ def test_buckets_give_the_probabilities_of_one_padded_call(tiny_en, rows) -> Non
 
 
 def with_threshold(scorer: Scorer, threshold: float) -> Scorer:
-    return Scorer(scorer.full, scorer.fast, threshold)
+    return Scorer(scorer.full, scorer.fast, CascadeRule(threshold))
 
 
 def fast_confidence(scorer: Scorer, rows: list[list[int]]) -> np.ndarray:

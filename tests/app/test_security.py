@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import security
+from app.http import security
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import NotReady
-from app.metrics import Metrics
-from app.service import Service, batch_limits, runtime_config
-from app.settings import Settings
+from app.core.errors import NotReady
+from app.core.service import Service, batch_limits, runtime_config
+from app.core.settings import Settings
+from app.ops.metrics import Metrics
 from model.runtime import usable_cpus
 
 

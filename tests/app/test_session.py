@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app import session
-from app.session import (
+from app.core import session
+from app.core.session import (
     RuntimeConfig,
     RuntimeSetupError,
     choose_providers,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.settings import DEFAULT_MODEL_DIR, Settings
+from app.core.settings import DEFAULT_MODEL_DIR, Settings
 
 
 def test_defaults() -> None:

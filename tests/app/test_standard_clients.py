@@ -21,8 +21,8 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tests.app.test_e2e import free_port, server, wait_until
 from tests.factories import REPO
+from tests.support import free_port, server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 TEXTS = ["a wonderful, moving film", "dull and much too long", "fine"]

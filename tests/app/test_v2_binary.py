@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
-from app.errors import MalformedBody
+from app.core.errors import MalformedBody
 from app.main import create_app
-from app.v2_binary import HEADER, decode_bytes_tensor, encode_bytes_tensor
+from app.v2.tensor_codec import HEADER, decode_bytes_tensor, encode_bytes_tensor
 from tests.app.conftest import make_settings, serving
 
 pytestmark = pytest.mark.anyio

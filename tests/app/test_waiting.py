@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from app.batcher import Batcher, BatchLimits
-from app.errors import DeadlineExceeded
-from app.waiting import ClientGone, gather_entries, wait_for_client_gone
+from app.core.batcher import Batcher, BatchLimits
+from app.core.errors import DeadlineExceeded
+from app.core.waiting import ClientGone, gather_entries, wait_for_client_gone
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import pytest
 
 from app.bulk.__main__ import main
 from app.bulk.scorer import ScorerConfig, describe_model, load_scorer
-from app.registry import LoadPlan, load_model
-from app.worker import Job
+from app.core.registry import LoadPlan, load_model
+from app.core.worker import Job
 from tests.factories import DATA_DIR
 
 TEXTS = ["bad", "a fine film, moving and well acted " * 30, "", "great", "dull " * 200]

@@ -26,9 +26,9 @@ import yaml
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from app.core.session import default_intra_op_threads
+from app.core.settings import Settings
 from app.main import create_app
-from app.session import default_intra_op_threads
-from app.settings import Settings
 from tests.factories import REPO
 
 K8S_VERSION = "1.33"  # one of the versions kubernetes-validate bundles (autoscaling/v2: >= 1.23)
@@ -303,7 +303,7 @@ def test_cpu_limit_leaves_one_cpu_to_the_event_loop(
     container = CONTAINERS[which]()
     limit = cpus(container["resources"]["limits"]["cpu"])
     settings = settings_from(container_env(container))
-    # what app.session picks: the setting, else the quota rounded up minus one
+    # what app.core.session picks: the setting, else the quota rounded up minus one
     threads = settings.intra_op_threads or default_intra_op_threads(math.ceil(limit))
     assert limit == int(limit), "a fractional quota is rounded up: threads would outrun it"
     assert threads + 1 <= limit

@@ -20,8 +20,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.app.test_e2e import free_port, server, wait_until
 from tests.factories import REPO
+from tests.support import free_port, server, wait_until
 
 MONITORING = REPO / "deploy" / "monitoring"
 DASHBOARD = MONITORING / "grafana-dashboard.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_e2e import server, wait_until
+from tests.support import server, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.test_e2e import server, wait_until
 from tests.reliability.live import SHIPPED, SHIPPED_ENV, texts_inferred
+from tests.support import server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 REVIEW = "A long, slow and often beautiful film about memory and loss. " * 60

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.test_e2e import server, wait_until
 from tests.reliability.faulty import faulty_bundle
+from tests.support import server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 FIVE = ["one good film", "a bad one", "fine", "great acting", "dull"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.test_e2e import server, wait_until
 from tests.reliability.live import SHIPPED, rss_mb
+from tests.support import server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 QUEUE = 16

@@ -1,0 +1,75 @@
+"""The gRPC server inside the service's process and event loop: the KServe v2 service and the
+standard health service (grpc.health.v1), started and stopped with the app's lifespan.
+
+Health follows readiness: SERVING once every model is loaded and warm, NOT_SERVING while
+loading and from the moment a SIGTERM starts the drain. At shutdown the server stops taking new
+calls and waits for those in flight (up to the graceful timeout) before the batchers drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+
+from app.core.service import Service
+from app.core.settings import Settings
+from app.v2.grpc_service import SERVICE_NAME, InferenceServicer
+from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
+
+log = logging.getLogger(__name__)
+READINESS_POLL_S = 0.1  # a bool read: cheap, and probes see a drain at once
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class GrpcServer:
+    def __init__(self, settings: Settings, service: Service) -> None:
+        self.settings = settings
+        self.service = service
+        self.health = health_aio.HealthServicer()
+        self.server: grpc.aio.Server | None = None
+        self._follower: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        options = [
+            ("grpc.max_receive_message_length", self.settings.max_body_bytes),
+            ("grpc.so_reuseport", 0),  # a port in use is an error, not a silent share
+        ]
+        server = grpc.aio.server(options=options)
+        key = self.settings.api_key
+        servicer = InferenceServicer(self.service, key.get_secret_value() if key else None)
+        pb2_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        where = address(self.settings.host, self.settings.grpc_port)
+        server.add_insecure_port(where)  # raises RuntimeError when the port cannot be bound
+        await server.start()
+        self.server = server
+        self._follower = asyncio.get_running_loop().create_task(self._follow_readiness())
+        log.info("gRPC listening", extra={"address": where})
+
+    async def _follow_readiness(self) -> None:
+        current = None
+        while True:
+            status = SERVING if self.service.ready else NOT_SERVING
+            if status != current:
+                for name in ("", SERVICE_NAME):
+                    await self.health.set(name, status)
+                current = status
+            await asyncio.sleep(READINESS_POLL_S)
+
+    async def stop(self, grace_s: float) -> None:
+        """Refuse new calls, answer those in flight (up to `grace_s`), then close."""
+        if self._follower is not None:
+            self._follower.cancel()
+        await self.health.enter_graceful_shutdown()
+        if self.server is not None:
+            await self.server.stop(grace_s)
+            log.info("gRPC stopped")

@@ -1,0 +1,152 @@
+"""The KServe v2 gRPC service, `inference.GRPCInferenceService`, over the models and batchers the
+REST routes use. The API key travels as `authorization: Bearer <key>` metadata; ServerLive and
+ServerReady (the probes) need none, as their REST twins. Errors take their gRPC status code from
+the HTTP status of the one error table (app.core.errors)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+import grpc
+
+from app.core.errors import (
+    INTERNAL_MESSAGE,
+    NotReady,
+    ServiceError,
+    Unauthorized,
+    status_and_type,
+)
+from app.core.service import Service
+from app.http.security import bearer_token, key_matches
+from app.v2.grpc_codec import metadata_of, request_of, response_of
+from app.v2.infer import infer, server_metadata
+from app.v2.openinference import check_version, model_metadata
+from app.v2.proto import grpc_predict_v2_pb2 as pb2
+from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Code = grpc.StatusCode
+SERVICE_NAME = "inference.GRPCInferenceService"
+
+# HTTP status of the error table -> gRPC status code
+GRPC_CODES: dict[int, grpc.StatusCode] = {
+    400: Code.INVALID_ARGUMENT,
+    401: Code.UNAUTHENTICATED,
+    404: Code.NOT_FOUND,
+    405: Code.UNIMPLEMENTED,
+    409: Code.FAILED_PRECONDITION,
+    413: Code.INVALID_ARGUMENT,
+    422: Code.INVALID_ARGUMENT,
+    429: Code.RESOURCE_EXHAUSTED,
+    503: Code.UNAVAILABLE,
+    504: Code.DEADLINE_EXCEEDED,
+}
+
+
+def grpc_code(error: BaseException) -> grpc.StatusCode:
+    return GRPC_CODES.get(status_and_type(error)[0], Code.INTERNAL)
+
+
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> bytes | None:
+    for name, value in context.invocation_metadata() or ():
+        if name == key:
+            return value if isinstance(value, bytes) else value.encode()
+    return None
+
+
+class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
+    def __init__(self, service: Service, api_key: str | None) -> None:
+        self.service = service
+        self.key = api_key.encode() if api_key is not None else None
+
+    async def ServerLive(
+        self, request: pb2.ServerLiveRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.ServerLiveResponse:
+        return pb2.ServerLiveResponse(live=True)
+
+    async def ServerReady(
+        self, request: pb2.ServerReadyRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.ServerReadyResponse:
+        return pb2.ServerReadyResponse(ready=self.service.ready)
+
+    async def ServerMetadata(
+        self, request: pb2.ServerMetadataRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.ServerMetadataResponse:
+        async def answer() -> pb2.ServerMetadataResponse:
+            return pb2.ServerMetadataResponse(**server_metadata())
+
+        return await self._guarded("ServerMetadata", context, answer)
+
+    async def ModelReady(
+        self, request: pb2.ModelReadyRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.ModelReadyResponse:
+        async def answer() -> pb2.ModelReadyResponse:
+            try:
+                model = self.service.model(request.name)
+            except NotReady:
+                return pb2.ModelReadyResponse(ready=False)  # still loading, or failed
+            check_version(model, request.version or None)
+            return pb2.ModelReadyResponse(ready=self.service.ready)
+
+        return await self._guarded("ModelReady", context, answer)
+
+    async def ModelMetadata(
+        self, request: pb2.ModelMetadataRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.ModelMetadataResponse:
+        async def answer() -> pb2.ModelMetadataResponse:
+            model = self.service.model(request.name)
+            check_version(model, request.version or None)
+            return metadata_of(model_metadata(model))
+
+        return await self._guarded("ModelMetadata", context, answer)
+
+    async def ModelInfer(
+        self, request: pb2.ModelInferRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.ModelInferResponse:
+        async def answer() -> pb2.ModelInferResponse:
+            body = request_of(request)
+            result = await infer(
+                self.service, body, request.model_name, request.model_version or None, ""
+            )
+            return response_of(result.answer)
+
+        return await self._guarded("ModelInfer", context, answer)
+
+    async def _guarded(
+        self, method: str, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Check the key, run, and turn any error into its status code (and count the call)."""
+        started = time.perf_counter()
+        status = 200
+        try:
+            self._authorize(context)
+            return await call()
+        except Exception as error:
+            status = status_and_type(error)[0]
+            await self._abort(context, method, error)
+        finally:
+            self.service.metrics.observe_request(
+                f"/{SERVICE_NAME}/{method}", "GRPC", status, time.perf_counter() - started
+            )
+
+    def _authorize(self, context: grpc.aio.ServicerContext) -> None:
+        if self.key is None:
+            return
+        if not key_matches(bearer_token(metadata_value(context, "authorization")), self.key):
+            raise Unauthorized(
+                "missing or wrong API key; send the metadata `authorization: Bearer <key>`"
+            )
+
+    async def _abort(
+        self, context: grpc.aio.ServicerContext, method: str, error: Exception
+    ) -> NoReturn:
+        if isinstance(error, ServiceError):
+            self.service.metrics.observe_error(status_and_type(error)[1])
+            await context.abort(grpc_code(error), error.message)
+        log.exception("unhandled error in gRPC %s", method)
+        self.service.metrics.observe_error("internal")
+        await context.abort(Code.INTERNAL, INTERNAL_MESSAGE)

@@ -1,0 +1,58 @@
+"""Model repository extension routes (v2): index, load and unload, API key required like every
+inference route (app/http/security.py guards everything but the probes and the page)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, StrictBool
+
+from app.http.deps import RepositoryDep
+from app.http.responses import JSONBytesResponse
+from app.http.schemas import error_responses
+
+router = APIRouter(
+    prefix="/v2/repository", tags=["model repository (v2)"], strict_content_type=False
+)
+
+
+class IndexRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # the v2 extension allows more fields
+    ready: StrictBool | None = None  # true: only models that are ready; 0 or "yes" are refused
+
+
+class RepositoryModel(BaseModel):
+    name: str
+    version: str
+    state: str  # READY or UNAVAILABLE
+    reason: str | None = None
+
+
+@router.post(
+    "/index",
+    response_model=list[RepositoryModel],
+    responses=error_responses(401, 503),
+    summary="Every bundle in the model directory, with its version and state",
+)
+async def index(repository: RepositoryDep, body: IndexRequest | None = None) -> JSONBytesResponse:
+    ready_only = bool(body and body.ready)
+    return JSONBytesResponse(repository.index(ready_only))
+
+
+@router.post(
+    "/models/{name}/load",
+    responses=error_responses(400, 401, 404, 503),
+    summary="Load or replace a model from the model directory: verify, warm up, swap",
+)
+async def load(name: str, repository: RepositoryDep) -> JSONBytesResponse:
+    worker = await repository.load(name)
+    return JSONBytesResponse({"name": name, "version": worker.bundle.manifest.version})
+
+
+@router.post(
+    "/models/{name}/unload",
+    responses=error_responses(401, 404, 409, 503),
+    summary="Stop serving a model; requests in flight on it finish first",
+)
+async def unload(name: str, repository: RepositoryDep) -> JSONBytesResponse:
+    await repository.unload(name)
+    return JSONBytesResponse({"name": name, "unloaded": True})
