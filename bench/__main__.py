@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bodies": ("bench.bodies", "write request bodies from a test set for wrk"),
     "offline": ("bench.offline", "the model alone on a bodies file, no HTTP"),
     "quality": ("bench.quality", "every system on every test set and the behaviour suite"),
+    "everyday": ("bench.everyday", "twenty everyday sentences through each system, side by side"),
     "protocols": ("bench.protocols", "/predict, v2 JSON, v2 binary and gRPC at 1/16/64 callers"),
     "explain": ("bench.explain", "/explain latency and the deletion (faithfulness) test"),
     "bulk": ("bench.bulk", "python -m app.bulk rows/s, local and on Ray"),
