@@ -27,13 +27,13 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "head-only truncation": ["--head-tokens", "512"],
         "bpe 16k": ["--vocab-size", "16000"],
     },
-    # the transfer set's size (training/teacher): labelled short texts with teacher logits (1x),
-    # then transfer-only texts on top; `--epochs 2` keeps the four runs within an afternoon
+    # the transfer set's size (training/teacher), with configs/experiments/distill-curve-en.toml:
+    # labelled rows alone, with teacher logits on them, then transfer-only texts on top
     "distill-en": {
         "no teacher": ["--teacher-dir", ""],
-        "teacher logits on training texts (1x)": ["--transfer-rows", "0"],
-        "+ 100k transfer texts (~1.5x)": ["--transfer-rows", "100000"],
-        "+ every transfer text (~2.5x)": [],
+        "teacher logits on the labelled rows": ["--transfer-rows", "0"],
+        "+ 100k transfer texts": ["--transfer-rows", "100000"],
+        "+ 319k transfer texts (all)": [],
     },
     "ko": {
         "lstm + char lstm (shipped recipe)": [],

@@ -181,6 +181,39 @@ def summarise(points: list[dict], peak: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+AGAINST_POINTS = [(32, 32), (32, 512)]
+
+
+def side_by_side(bundle: Path, other: Path, threads: int, seconds: float) -> dict[str, Any]:
+    """Full graphs (ORT fp32) of two bundles at batch 32, T = 32 and 512, alternated over three
+    rounds so that the machine's drift hits both alike; the ratio is this bundle's median seq/s
+    over the other's."""
+    from model import load_bundle
+
+    runs = {path: ort_runner(path / "model.onnx", threads) for path in (bundle, other)}
+    archs = {path: load_bundle(path).manifest.architecture for path in (bundle, other)}
+    result: dict[str, Any] = {"threads": threads, "points": []}
+    for batch, length in AGAINST_POINTS:
+        rates: dict[Path, list[float]] = {bundle: [], other: []}
+        for _ in range(3):
+            for path, run in runs.items():
+                rates[path].append(point(run, archs[path], batch, length, seconds)["seq_per_s"])
+        row = {
+            "batch": batch,
+            "length": length,
+            "seq_per_s": statistics.median(rates[bundle]),
+            "other_seq_per_s": statistics.median(rates[other]),
+        }
+        row["ratio"] = row["seq_per_s"] / row["other_seq_per_s"]
+        result["points"].append(row)
+        print(
+            f"B={batch} T={length}: {row['seq_per_s']:.0f} vs {row['other_seq_per_s']:.0f} seq/s "
+            f"= {row['ratio']:.2f}x ({bundle.name} vs {other})",
+            flush=True,
+        )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLES / "sentiment-en")
@@ -188,8 +221,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runtimes", nargs="+", default=["ort-fp32", "ort-int8", "torch-eager"])
     parser.add_argument("--no-sizes", action="store_true", help="skip the hidden-size variants")
+    parser.add_argument(
+        "--against", type=Path, help="only compare full graphs with this bundle (B=32, T=32/512)"
+    )
     args = parser.parse_args()
     from model import load_bundle
+
+    if args.against:
+        load_start = load_average()
+        result = side_by_side(args.bundle, args.against, max(args.threads), 1.5)
+        write_json(
+            "model_speed_against",
+            {
+                **result,
+                "load_start": load_start,
+                "load_end": load_average(),
+                "other": str(args.against),
+            },
+        )
+        return
 
     spec = GRIDS["quick" if args.quick else "full"]
     arch = load_bundle(args.bundle).manifest.architecture
