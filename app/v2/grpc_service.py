@@ -1,7 +1,10 @@
 """The KServe v2 gRPC service, `inference.GRPCInferenceService`, over the models and batchers the
 REST routes use. The API key travels as `authorization: Bearer <key>` metadata; ServerLive and
-ServerReady (the probes) need none, as their REST twins. Errors take their gRPC status code from
-the HTTP status of the one error table (app.core.errors)."""
+ServerReady (the probes) need none, as their REST twins. RepositoryModelLoad and
+RepositoryModelUnload are model control, as `/v2/repository` is: PERMISSION_DENIED unless
+SENTIMENT_MODEL_CONTROL=true, then the admin key in the same metadata instead of the API key.
+Errors take their gRPC status code from the HTTP status of the one error table
+(app.core.errors)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from app.core.errors import (
     Unauthorized,
     status_and_type,
 )
+from app.core.repository import Repository
 from app.core.service import Service
-from app.http.security import bearer_token, key_matches
+from app.http.security import authorize_control, bearer_token, key_matches
 from app.v2.grpc_codec import metadata_of, request_of, response_of
 from app.v2.infer import infer, server_metadata
 from app.v2.openinference import check_version, model_metadata
@@ -36,6 +40,7 @@ SERVICE_NAME = "inference.GRPCInferenceService"
 GRPC_CODES: dict[int, grpc.StatusCode] = {
     400: Code.INVALID_ARGUMENT,
     401: Code.UNAUTHENTICATED,
+    403: Code.PERMISSION_DENIED,
     404: Code.NOT_FOUND,
     405: Code.UNIMPLEMENTED,
     409: Code.FAILED_PRECONDITION,
@@ -59,9 +64,18 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> bytes | None:
 
 
 class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, service: Service, api_key: str | None) -> None:
+    def __init__(
+        self,
+        service: Service,
+        api_key: str | None,
+        repository: Repository,
+        admin_key: str | None = None,
+    ) -> None:
+        """`admin_key` None: model control is off, and the repository methods are refused."""
         self.service = service
         self.key = api_key.encode() if api_key is not None else None
+        self.repository = repository
+        self.admin_key = admin_key.encode() if admin_key is not None else None
 
     async def ServerLive(
         self, request: pb2.ServerLiveRequest, context: grpc.aio.ServicerContext
@@ -116,14 +130,37 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
 
         return await self._guarded("ModelInfer", context, answer)
 
+    async def RepositoryModelLoad(
+        self, request: pb2.RepositoryModelLoadRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.RepositoryModelLoadResponse:
+        async def answer() -> pb2.RepositoryModelLoadResponse:
+            await self.repository.load(request.model_name)
+            return pb2.RepositoryModelLoadResponse(model_name=request.model_name, isLoaded=True)
+
+        return await self._guarded("RepositoryModelLoad", context, answer, control=True)
+
+    async def RepositoryModelUnload(
+        self, request: pb2.RepositoryModelUnloadRequest, context: grpc.aio.ServicerContext
+    ) -> pb2.RepositoryModelUnloadResponse:
+        async def answer() -> pb2.RepositoryModelUnloadResponse:
+            await self.repository.unload(request.model_name)
+            return pb2.RepositoryModelUnloadResponse(model_name=request.model_name, isUnloaded=True)
+
+        return await self._guarded("RepositoryModelUnload", context, answer, control=True)
+
     async def _guarded(
-        self, method: str, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[T]]
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext,
+        call: Callable[[], Awaitable[T]],
+        control: bool = False,
     ) -> T:
-        """Check the key, run, and turn any error into its status code (and count the call)."""
+        """Check the key (the admin key for `control` methods), run, and turn any error into
+        its status code (and count the call)."""
         started = time.perf_counter()
         status = 200
         try:
-            self._authorize(context)
+            self._authorize(context, control)
             return await call()
         except Exception as error:
             status = status_and_type(error)[0]
@@ -133,7 +170,11 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
                 f"/{SERVICE_NAME}/{method}", "GRPC", status, time.perf_counter() - started
             )
 
-    def _authorize(self, context: grpc.aio.ServicerContext) -> None:
+    def _authorize(self, context: grpc.aio.ServicerContext, control: bool) -> None:
+        if control:
+            token = bearer_token(metadata_value(context, "authorization"))
+            authorize_control(self.admin_key, token, "the metadata `authorization: Bearer <key>`")
+            return
         if self.key is None:
             return
         if not key_matches(bearer_token(metadata_value(context, "authorization")), self.key):
