@@ -52,6 +52,7 @@ class GrpcServer:
             key.get_secret_value() if key else None,
             self.repository,
             self.settings.control_key,
+            self.settings.access_log,
         )
         pb2_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

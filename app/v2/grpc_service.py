@@ -9,12 +9,12 @@ Errors take their gRPC status code from the HTTP status of the one error table
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
 import grpc
 
+from app.core.context import RequestContext
 from app.core.errors import (
     INTERNAL_MESSAGE,
     NotReady,
@@ -25,6 +25,7 @@ from app.core.errors import (
 from app.core.repository import Repository
 from app.core.service import Service
 from app.http.security import authorize_control, bearer_token, key_matches
+from app.v2.grpc_calls import REQUEST_ID_KEY, Call, CallLog, metadata_value
 from app.v2.grpc_codec import metadata_of, request_of, response_of
 from app.v2.infer import infer, server_metadata
 from app.v2.openinference import check_version, model_metadata
@@ -56,13 +57,6 @@ def grpc_code(error: BaseException) -> grpc.StatusCode:
     return GRPC_CODES.get(status_and_type(error)[0], Code.INTERNAL)
 
 
-def metadata_value(context: grpc.aio.ServicerContext, key: str) -> bytes | None:
-    for name, value in context.invocation_metadata() or ():
-        if name == key:
-            return value if isinstance(value, bytes) else value.encode()
-    return None
-
-
 class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     def __init__(
         self,
@@ -70,12 +64,14 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
         api_key: str | None,
         repository: Repository,
         admin_key: str | None = None,
+        access_log: bool = True,
     ) -> None:
         """`admin_key` None: model control is off, and the repository methods are refused."""
         self.service = service
         self.key = api_key.encode() if api_key is not None else None
         self.repository = repository
         self.admin_key = admin_key.encode() if admin_key is not None else None
+        self.calls = CallLog(service.metrics, access_log, SERVICE_NAME)
 
     async def ServerLive(
         self, request: pb2.ServerLiveRequest, context: grpc.aio.ServicerContext
@@ -90,7 +86,7 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     async def ServerMetadata(
         self, request: pb2.ServerMetadataRequest, context: grpc.aio.ServicerContext
     ) -> pb2.ServerMetadataResponse:
-        async def answer() -> pb2.ServerMetadataResponse:
+        async def answer(_: RequestContext) -> pb2.ServerMetadataResponse:
             return pb2.ServerMetadataResponse(**server_metadata())
 
         return await self._guarded("ServerMetadata", context, answer)
@@ -98,7 +94,8 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     async def ModelReady(
         self, request: pb2.ModelReadyRequest, context: grpc.aio.ServicerContext
     ) -> pb2.ModelReadyResponse:
-        async def answer() -> pb2.ModelReadyResponse:
+        async def answer(call: RequestContext) -> pb2.ModelReadyResponse:
+            call.model = request.name or None
             try:
                 model = self.service.model(request.name)
             except NotReady:
@@ -111,7 +108,8 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     async def ModelMetadata(
         self, request: pb2.ModelMetadataRequest, context: grpc.aio.ServicerContext
     ) -> pb2.ModelMetadataResponse:
-        async def answer() -> pb2.ModelMetadataResponse:
+        async def answer(call: RequestContext) -> pb2.ModelMetadataResponse:
+            call.model = request.name or None
             model = self.service.model(request.name)
             check_version(model, request.version or None)
             return metadata_of(model_metadata(model))
@@ -121,11 +119,13 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(
         self, request: pb2.ModelInferRequest, context: grpc.aio.ServicerContext
     ) -> pb2.ModelInferResponse:
-        async def answer() -> pb2.ModelInferResponse:
+        async def answer(call: RequestContext) -> pb2.ModelInferResponse:
+            call.model = request.model_name or None
             body = request_of(request)
-            result = await infer(
-                self.service, body, request.model_name, request.model_version or None, ""
-            )
+            version = request.model_version or None
+            # a request without an id is answered with the call's request id, as over HTTP
+            result = await infer(self.service, body, request.model_name, version, call.request_id)
+            call.times = result.times
             return response_of(result.answer)
 
         return await self._guarded("ModelInfer", context, answer)
@@ -133,7 +133,8 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     async def RepositoryModelLoad(
         self, request: pb2.RepositoryModelLoadRequest, context: grpc.aio.ServicerContext
     ) -> pb2.RepositoryModelLoadResponse:
-        async def answer() -> pb2.RepositoryModelLoadResponse:
+        async def answer(call: RequestContext) -> pb2.RepositoryModelLoadResponse:
+            call.model = request.model_name
             await self.repository.load(request.model_name)
             return pb2.RepositoryModelLoadResponse(model_name=request.model_name, isLoaded=True)
 
@@ -142,7 +143,8 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     async def RepositoryModelUnload(
         self, request: pb2.RepositoryModelUnloadRequest, context: grpc.aio.ServicerContext
     ) -> pb2.RepositoryModelUnloadResponse:
-        async def answer() -> pb2.RepositoryModelUnloadResponse:
+        async def answer(call: RequestContext) -> pb2.RepositoryModelUnloadResponse:
+            call.model = request.model_name
             await self.repository.unload(request.model_name)
             return pb2.RepositoryModelUnloadResponse(model_name=request.model_name, isUnloaded=True)
 
@@ -152,23 +154,21 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
         self,
         method: str,
         context: grpc.aio.ServicerContext,
-        call: Callable[[], Awaitable[T]],
+        answer: Callable[[RequestContext], Awaitable[T]],
         control: bool = False,
     ) -> T:
         """Check the key (the admin key for `control` methods), run, and turn any error into
-        its status code (and count the call)."""
-        started = time.perf_counter()
-        status = 200
+        its status code; the call gets a request id, its metrics and an access-log line."""
+        call = self.calls.begin(method, context)
+        code = Code.OK
         try:
             self._authorize(context, control)
-            return await call()
+            return await answer(call.context)
         except Exception as error:
-            status = status_and_type(error)[0]
-            await self._abort(context, method, error)
+            code = grpc_code(error)
+            await self._abort(context, call, error)
         finally:
-            self.service.metrics.observe_request(
-                f"/{SERVICE_NAME}/{method}", "GRPC", status, time.perf_counter() - started
-            )
+            self.calls.end(call, code)
 
     def _authorize(self, context: grpc.aio.ServicerContext, control: bool) -> None:
         if control:
@@ -183,11 +183,13 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
             )
 
     async def _abort(
-        self, context: grpc.aio.ServicerContext, method: str, error: Exception
+        self, context: grpc.aio.ServicerContext, call: Call, error: Exception
     ) -> NoReturn:
+        kind = status_and_type(error)[1]
+        call.context.error_type = kind
+        self.service.metrics.observe_error(kind)
+        trailing = ((REQUEST_ID_KEY, call.request_id),)  # abort replaces the trailing metadata
         if isinstance(error, ServiceError):
-            self.service.metrics.observe_error(status_and_type(error)[1])
-            await context.abort(grpc_code(error), error.message)
-        log.exception("unhandled error in gRPC %s", method)
-        self.service.metrics.observe_error("internal")
-        await context.abort(Code.INTERNAL, INTERNAL_MESSAGE)
+            await context.abort(grpc_code(error), error.message, trailing)
+        log.exception("unhandled error in gRPC %s", call.method)
+        await context.abort(Code.INTERNAL, INTERNAL_MESSAGE, trailing)
