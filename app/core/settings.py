@@ -17,7 +17,10 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "model" / "bundles"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="forbid", frozen=True)
+    # hide_input_in_errors: a whole-model check's error would print every input, the keys too
+    model_config = SettingsConfigDict(
+        env_prefix="SENTIMENT_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     # --- models ---
     model_dir: Path = DEFAULT_MODEL_DIR  # folder of bundles, one sub-folder each
