@@ -19,7 +19,7 @@ from app.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.http.responses import JSONBytesResponse
 from app.http.routes import explain, predict, status
 from app.http.routes.playground import install_playground
-from app.http.security import AuthMiddleware, document_bearer_auth
+from app.http.security import AuthMiddleware, ModelControlMiddleware, document_bearer_auth
 from app.ops.logs import configure_logging
 from app.ops.metrics import Metrics
 from app.v2 import repository_routes, rest_routes
@@ -42,6 +42,7 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: 
         route=predict.route_of(predict.PREDICT_PATH),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ModelControlMiddleware, admin_key=settings.control_key)
     if settings.api_key is not None:
         app.add_middleware(
             AuthMiddleware,
@@ -66,10 +67,12 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: 
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
 
 
-async def start_grpc(settings: Settings, service: Service) -> GrpcServer | None:
+async def start_grpc(
+    settings: Settings, service: Service, repository: Repository
+) -> GrpcServer | None:
     if not settings.grpc_enabled:
         return None
-    server = GrpcServer(settings, service)
+    server = GrpcServer(settings, service, repository)
     await server.start()
     return server
 
@@ -84,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()  # models load in the background: /health answers meanwhile
-        grpc = await start_grpc(settings, service)
+        grpc = await start_grpc(settings, service, models)
         try:
             yield
         finally:

@@ -7,11 +7,22 @@ the access log. Nothing here imports the rest of the app, so no import has to ru
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 CONTEXT_KEY = "sentiment.ctx"  # where the context lives in the ASGI scope
+_VALID_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII without spaces, at most 128 chars
+
+
+def request_id_or_new(given: str | None) -> str:
+    """The caller's request id (HTTP X-Request-ID, gRPC x-request-id) when sane, else a new one."""
+    if given is not None and _VALID_ID.fullmatch(given):
+        return given
+    # not uuid4: os.urandom costs ~20 us a call here, and an id needs no cryptographic strength
+    return f"{random.getrandbits(128):032x}"
 
 
 @dataclass(slots=True)

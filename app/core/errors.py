@@ -56,6 +56,11 @@ class Unauthorized(ServiceError):
     """The API key is missing or wrong."""
 
 
+class Forbidden(ServiceError):
+    """The route exists but is switched off on this server (model control without
+    SENTIMENT_MODEL_CONTROL=true); no key changes that."""
+
+
 class QueueFull(ServiceError):
     """The model's queue is full; retry after a moment."""
 
@@ -84,6 +89,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     MethodNotAllowed: (405, "method_not_allowed"),
     Conflict: (409, "conflict"),
     Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"),
     QueueFull: (429, "queue_full"),
     Draining: (503, "draining"),
     NotReady: (503, "not_ready"),

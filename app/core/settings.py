@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # <repo>/model/bundles, resolved from this file so the default works from any working directory
@@ -17,7 +17,10 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "model" / "bundles"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="forbid", frozen=True)
+    # hide_input_in_errors: a whole-model check's error would print every input, the keys too
+    model_config = SettingsConfigDict(
+        env_prefix="SENTIMENT_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     # --- models ---
     model_dir: Path = DEFAULT_MODEL_DIR  # folder of bundles, one sub-folder each
@@ -57,6 +60,11 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None  # when set: `Authorization: Bearer <key>` on all but probes
     metrics_require_key: bool = False  # also require the key on /metrics
     cors_origins: Annotated[list[str], NoDecode] = []  # comma list; [] = CORS off
+    # /v2/repository (index, load, unload) and gRPC RepositoryModelLoad/Unload: off = 403 /
+    # PERMISSION_DENIED to everyone (a load re-verifies and warms a bundle: CPU for any caller)
+    model_control: bool = False
+    # `Authorization: Bearer <key>` on the control routes; required when model_control is on
+    admin_key: SecretStr | None = None
     # --- operations ---
     log_level: str = "INFO"
     json_logs: bool = True  # one JSON object per line
@@ -82,6 +90,30 @@ class Settings(BaseSettings):
         if level not in {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}:
             raise ValueError("log_level must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
         return level
+
+    @model_validator(mode="after")
+    def _control_needs_its_own_key(self) -> Settings:
+        if not self.model_control:
+            return self
+        admin = self.admin_key.get_secret_value() if self.admin_key is not None else ""
+        if not admin:
+            raise ValueError(
+                "SENTIMENT_MODEL_CONTROL=true needs SENTIMENT_ADMIN_KEY: the repository routes "
+                "load and unload models, so they never run without a key"
+            )
+        if self.api_key is not None and admin == self.api_key.get_secret_value():
+            raise ValueError(
+                "SENTIMENT_ADMIN_KEY must differ from SENTIMENT_API_KEY: every client holds the "
+                "inference key, and the admin key is the one that can load and unload models"
+            )
+        return self
+
+    @property
+    def control_key(self) -> str | None:
+        """The admin key the model-control routes take; None while control is off (refused)."""
+        if not self.model_control or self.admin_key is None:
+            return None
+        return self.admin_key.get_secret_value()
 
     @property
     def graceful_timeout_s(self) -> float:

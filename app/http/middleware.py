@@ -8,20 +8,17 @@ body over the limit before anything parses it, with or without a Content-Length.
 from __future__ import annotations
 
 import logging
-import random
-import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.context import CONTEXT_KEY, RequestContext
+from app.core.context import CONTEXT_KEY, RequestContext, request_id_or_new
 from app.core.errors import PayloadTooLarge
 from app.http.error_handlers import error_response
 from app.ops.logs import request_id_var
 from app.ops.metrics import Metrics
 
 log = logging.getLogger("app.access")
-_VALID_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII without spaces, at most 128 chars
 QUIET_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready", "/metrics"})
 
 
@@ -35,12 +32,7 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 def request_id_of(scope: Scope) -> str:
     """The client's X-Request-ID when it is sane, else a fresh one."""
     given = header(scope, b"x-request-id")
-    if given is not None:
-        text = given.decode("latin-1")
-        if _VALID_ID.fullmatch(text):
-            return text
-    # not uuid4: os.urandom costs ~20 us a call here, and an id needs no cryptographic strength
-    return f"{random.getrandbits(128):032x}"
+    return request_id_or_new(given.decode("latin-1") if given is not None else None)
 
 
 def route_template(scope: Scope) -> str:

@@ -18,7 +18,8 @@ class ErrorBody(BaseModel):
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed binary tensor data: sizes or length prefixes that do not add up",
-    401: "Missing or wrong API key (only when one is configured)",
+    401: "Missing or wrong API key (only when one is configured); on /v2/repository the admin key",
+    403: "Model control is off: start the server with SENTIMENT_MODEL_CONTROL=true",
     404: "Unknown model; the message lists the loaded ones",
     409: "The server's state refuses the request (the default model cannot be unloaded)",
     413: "Body, text or token count over a limit",

@@ -1,7 +1,9 @@
-"""Optional API key: `Authorization: Bearer <key>` on every route except the probes.
+"""Optional API key: `Authorization: Bearer <key>` on every route except the probes; and model
+control: the `/v2/repository` routes, refused (403) unless SENTIMENT_MODEL_CONTROL=true, and then
+guarded by their own key, SENTIMENT_ADMIN_KEY, instead of the API key.
 
-The key is compared with `hmac.compare_digest`, whose time does not depend on where the first
-differing byte is, so response times do not leak the key.
+Keys are compared with `hmac.compare_digest`, whose time does not depend on where the first
+differing byte is, so response times do not leak a key.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.errors import Unauthorized
+from app.core.errors import Forbidden, Unauthorized
 from app.http.error_handlers import error_response
 from app.http.middleware import header
 
@@ -21,6 +23,12 @@ PROBES = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
 # static files that hold no data: the playground page (it asks for the key) and docs assets
 PUBLIC_PAGES = frozenset({"/"})
 PUBLIC_PREFIXES = ("/static/", "/docs-assets/")
+CONTROL_PATH = "/v2/repository"  # index, load, unload: the admin key's, never the API key's
+CONTROL_OFF = (
+    "model control is off on this server: the model repository (index, load, unload) is "
+    "refused to every caller. Start the server with SENTIMENT_MODEL_CONTROL=true and "
+    "SENTIMENT_ADMIN_KEY set to enable it"
+)
 
 
 def bearer_token(value: bytes | None) -> bytes | None:
@@ -34,6 +42,43 @@ def key_matches(given: bytes | None, key: bytes) -> bool:
     return given is not None and hmac.compare_digest(given, key)
 
 
+def is_control(path: str) -> bool:
+    return path == CONTROL_PATH or path.startswith(f"{CONTROL_PATH}/")
+
+
+def authorize_control(admin_key: bytes | None, token: bytes | None, how: str) -> None:
+    """Raise `Forbidden` when model control is off (`admin_key` None), `Unauthorized` when
+    `token` is not the admin key; `how` tells the caller how to send it."""
+    if admin_key is None:
+        raise Forbidden(CONTROL_OFF)
+    if not key_matches(token, admin_key):
+        raise Unauthorized(
+            f"missing or wrong admin key; model control needs {how} "
+            "(SENTIMENT_ADMIN_KEY, not the API key)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+class ModelControlMiddleware:
+    """Guards every path under /v2/repository, known or not, before any route runs."""
+
+    def __init__(self, app: ASGIApp, admin_key: str | None) -> None:
+        self.app = app
+        self.key = admin_key.encode() if admin_key is not None else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_control(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        token = bearer_token(header(scope, b"authorization"))
+        try:
+            authorize_control(self.key, token, "the header `Authorization: Bearer <admin key>`")
+        except (Forbidden, Unauthorized) as error:
+            await error_response(error, scope)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, api_key: str, protect_metrics: bool) -> None:
         self.app = app
@@ -41,7 +86,9 @@ class AuthMiddleware:
         self.open_paths = open_paths(protect_metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"], self.open_paths):
+        # control paths take the admin key instead (ModelControlMiddleware)
+        path = scope.get("path", "")
+        if scope["type"] != "http" or is_open(path, self.open_paths) or is_control(path):
             await self.app(scope, receive, send)
             return
         if key_matches(bearer_token(header(scope, b"authorization")), self.key):

@@ -92,6 +92,20 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # gRPC calls apart from HTTP: a method and a status code are not a route and a status
+        self.grpc_requests = Counter(
+            "sentiment_grpc_requests",
+            "gRPC calls of the KServe v2 service by method and status code",
+            ["method", "code"],
+            registry=r,
+        )
+        self.grpc_latency = Histogram(
+            "sentiment_grpc_request_duration_seconds",
+            "Time to answer a gRPC call, by method",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.errors = Counter("sentiment_errors", "Error responses by type", ["type"], registry=r)
         self.batch_size = Histogram(
             "sentiment_batch_size", "Texts per batch", ["model"], buckets=SIZE_BUCKETS, registry=r
@@ -139,6 +153,10 @@ class Metrics:
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._child(self.requests, route, method, str(status)).inc()
         self._child(self.latency, route).observe(seconds)
+
+    def observe_grpc(self, method: str, code: str, seconds: float) -> None:
+        self._child(self.grpc_requests, method, code).inc()
+        self._child(self.grpc_latency, method).observe(seconds)
 
     def observe_error(self, kind: str) -> None:
         self._child(self.errors, kind).inc()

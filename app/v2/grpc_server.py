@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
+from app.core.repository import Repository
 from app.core.service import Service
 from app.core.settings import Settings
 from app.v2.grpc_service import SERVICE_NAME, InferenceServicer
@@ -31,9 +32,10 @@ def address(host: str, port: int) -> str:
 
 
 class GrpcServer:
-    def __init__(self, settings: Settings, service: Service) -> None:
+    def __init__(self, settings: Settings, service: Service, repository: Repository) -> None:
         self.settings = settings
         self.service = service
+        self.repository = repository
         self.health = health_aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -45,7 +47,13 @@ class GrpcServer:
         ]
         server = grpc.aio.server(options=options)
         key = self.settings.api_key
-        servicer = InferenceServicer(self.service, key.get_secret_value() if key else None)
+        servicer = InferenceServicer(
+            self.service,
+            key.get_secret_value() if key else None,
+            self.repository,
+            self.settings.control_key,
+            self.settings.access_log,
+        )
         pb2_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         where = address(self.settings.host, self.settings.grpc_port)

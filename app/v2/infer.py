@@ -25,7 +25,7 @@ from app.v2.openinference import (
 from app.v2.tensor_codec import EXTENSION, HEADER, binary_size, decode_texts, flag, slice_inputs
 
 SERVER_NAME = "sentiment-service"
-EXTENSIONS = [EXTENSION, "model_repository"]  # app/core/repository.py: index, load, unload (REST)
+EXTENSIONS = [EXTENSION, "model_repository"]  # app/core/repository.py; off unless model control
 
 
 @dataclass(slots=True)

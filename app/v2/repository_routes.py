@@ -1,5 +1,8 @@
-"""Model repository extension routes (v2): index, load and unload, API key required like every
-inference route (app/http/security.py guards everything but the probes and the page)."""
+"""Model repository extension routes (v2): index, load and unload. Model control: refused with a
+403 unless SENTIMENT_MODEL_CONTROL=true, and then the admin key (SENTIMENT_ADMIN_KEY) is
+required, not the API key (`ModelControlMiddleware` in app/http/security.py guards the prefix).
+The index is control too: it lists bundles on disk that are not served, with their versions and
+why they failed, which `/models` does not show, and it reads every manifest on each call."""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ class RepositoryModel(BaseModel):
 @router.post(
     "/index",
     response_model=list[RepositoryModel],
-    responses=error_responses(401, 503),
+    responses=error_responses(401, 403, 503),
     summary="Every bundle in the model directory, with its version and state",
 )
 async def index(repository: RepositoryDep, body: IndexRequest | None = None) -> JSONBytesResponse:
@@ -40,7 +43,7 @@ async def index(repository: RepositoryDep, body: IndexRequest | None = None) -> 
 
 @router.post(
     "/models/{name}/load",
-    responses=error_responses(400, 401, 404, 503),
+    responses=error_responses(400, 401, 403, 404, 503),
     summary="Load or replace a model from the model directory: verify, warm up, swap",
 )
 async def load(name: str, repository: RepositoryDep) -> JSONBytesResponse:
@@ -50,7 +53,7 @@ async def load(name: str, repository: RepositoryDep) -> JSONBytesResponse:
 
 @router.post(
     "/models/{name}/unload",
-    responses=error_responses(401, 404, 409, 503),
+    responses=error_responses(401, 403, 404, 409, 503),
     summary="Stop serving a model; requests in flight on it finish first",
 )
 async def unload(name: str, repository: RepositoryDep) -> JSONBytesResponse:

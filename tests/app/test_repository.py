@@ -1,4 +1,5 @@
-"""The model repository extension: index, load (verify, warm, swap) and unload while serving."""
+"""The model repository extension: index, load (verify, warm, swap) and unload while serving.
+Model control is on here, with an admin key (tests/app/test_model_control.py: when it is off)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,23 @@ import asyncio
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app.core.settings import Settings
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 
 pytestmark = pytest.mark.anyio
 INFER = "/v2/models/tiny-en/infer"
 BODY = {"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": ["good", "bad"]}]}
+ADMIN_KEY = "admin-s3cret"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def control_settings(model_dir: Path, **overrides: Any) -> Settings:
+    return make_settings(model_dir, model_control=True, admin_key=ADMIN_KEY, **overrides)
 
 
 def new_version(model_dir: Path, name: str, version: str) -> None:
@@ -31,11 +40,13 @@ def new_version(model_dir: Path, name: str, version: str) -> None:
 
 
 async def test_index_lists_every_bundle_with_its_version_and_state(model_dir: Path) -> None:
-    async with serving(create_app(make_settings(model_dir, models=["tiny-en"]))) as client:
-        index = (await client.post("/v2/repository/index")).json()
+    async with serving(create_app(control_settings(model_dir, models=["tiny-en"]))) as client:
+        index = (await client.post("/v2/repository/index", headers=ADMIN)).json()
         states = {m["name"]: (m["version"], m["state"]) for m in index}
         assert states == {"tiny-en": ("1.0.0", "READY"), "tiny-ko": ("1.0.0", "UNAVAILABLE")}
-        ready = (await client.post("/v2/repository/index", json={"ready": True})).json()
+        ready = (
+            await client.post("/v2/repository/index", json={"ready": True}, headers=ADMIN)
+        ).json()
         assert [m["name"] for m in ready] == ["tiny-en"]
         assert "model_repository" in (await client.get("/v2")).json()["extensions"]
 
@@ -43,7 +54,7 @@ async def test_index_lists_every_bundle_with_its_version_and_state(model_dir: Pa
 async def test_load_swaps_in_a_new_version_under_load_without_a_failed_request(
     model_dir: Path,
 ) -> None:
-    app = create_app(make_settings(model_dir))
+    app = create_app(control_settings(model_dir))
     async with serving(app) as client:
         versions: list[str] = []
         statuses: list[int] = []
@@ -61,7 +72,7 @@ async def test_load_swaps_in_a_new_version_under_load_without_a_failed_request(
         callers = [asyncio.create_task(traffic()) for _ in range(8)]
         await asyncio.sleep(0.2)
         new_version(model_dir, "tiny-en", "1.1.0")
-        loaded = await client.post("/v2/repository/models/tiny-en/load")
+        loaded = await client.post("/v2/repository/models/tiny-en/load", headers=ADMIN)
         await asyncio.sleep(0.2)
         stop.set()
         await asyncio.gather(*callers)
@@ -78,10 +89,10 @@ async def test_load_swaps_in_a_new_version_under_load_without_a_failed_request(
 async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_serves(
     model_dir: Path,
 ) -> None:
-    async with serving(create_app(make_settings(model_dir))) as client:
+    async with serving(create_app(control_settings(model_dir))) as client:
         graph = model_dir / "tiny-en" / "model.onnx"
         graph.write_bytes(graph.read_bytes()[:-16])  # truncated on disk
-        refused = await client.post("/v2/repository/models/tiny-en/load")
+        refused = await client.post("/v2/repository/models/tiny-en/load", headers=ADMIN)
         assert refused.status_code == 400
         assert refused.json()["type"] == "bundle_rejected"
         assert "model.onnx" in refused.json()["error"]
@@ -91,34 +102,37 @@ async def test_a_bundle_that_fails_verification_is_refused_and_the_old_one_serve
 
 
 async def test_unload_stops_serving_a_model_but_never_the_default(model_dir: Path) -> None:
-    async with serving(create_app(make_settings(model_dir))) as client:
-        assert (await client.post("/v2/repository/models/tiny-ko/unload")).status_code == 200
+    async with serving(create_app(control_settings(model_dir))) as client:
+        assert (
+            await client.post("/v2/repository/models/tiny-ko/unload", headers=ADMIN)
+        ).status_code == 200
         names = [m["name"] for m in (await client.get("/models")).json()["models"]]
         assert names == ["tiny-en"]
         gone = await client.post("/predict", json={"text": "좋아요", "model": "tiny-ko"})
         assert gone.status_code == 404
-        default = await client.post("/v2/repository/models/tiny-en/unload")
+        default = await client.post("/v2/repository/models/tiny-en/unload", headers=ADMIN)
         assert default.status_code == 409 and "default model" in default.json()["error"]
-        again = await client.post("/v2/repository/models/tiny-ko/load")
+        again = await client.post("/v2/repository/models/tiny-ko/load", headers=ADMIN)
         assert again.status_code == 200
         assert (
             await client.post("/predict", json={"text": "좋아요", "model": "tiny-ko"})
         ).is_success
 
 
-async def test_unknown_names_and_the_api_key(model_dir: Path) -> None:
-    async with serving(create_app(make_settings(model_dir, api_key="k"))) as client:
+async def test_unknown_names_and_the_keys(model_dir: Path) -> None:
+    async with serving(create_app(control_settings(model_dir, api_key="k"))) as client:
         assert (await client.post("/v2/repository/index")).status_code == 401
-        auth = {"Authorization": "Bearer k"}
-        missing = await client.post("/v2/repository/models/nope/load", headers=auth)
+        auth = {"Authorization": "Bearer k"}  # the API key is not the admin key
+        assert (await client.post("/v2/repository/index", headers=auth)).status_code == 401
+        missing = await client.post("/v2/repository/models/nope/load", headers=ADMIN)
         assert missing.status_code == 404 and "nope" in missing.json()["error"]
-        assert (await client.post("/v2/repository/index", headers=auth)).status_code == 200
+        assert (await client.post("/v2/repository/index", headers=ADMIN)).status_code == 200
 
 
 async def test_an_explanation_holds_its_model_until_it_is_answered(model_dir: Path) -> None:
     # a replaced worker stops once no request uses it; /explain scores each text in its own
     # submission, so it must count as using the worker from the first to the last
-    app = create_app(make_settings(model_dir))
+    app = create_app(control_settings(model_dir))
     async with serving(app) as client:
         worker = app.state.service.loaded().models["tiny-en"]
         texts = ["a slow, dull and overlong film with a moving last act"] * 4

@@ -309,6 +309,17 @@ def test_cpu_limit_leaves_one_cpu_to_the_event_loop(
     assert threads + 1 <= limit
 
 
+@pytest.mark.parametrize("which", CONTAINERS)
+def test_model_control_is_off(which: str, settings_from: SettingsFrom) -> None:
+    """The platform rolls out versions: no pod loads or unloads models when asked over HTTP."""
+    container = CONTAINERS[which]()
+    env = container_env(container)
+    assert env.get("SENTIMENT_MODEL_CONTROL") == "false"
+    assert "SENTIMENT_ADMIN_KEY" not in env
+    settings = settings_from(env)
+    assert not settings.model_control and settings.control_key is None
+
+
 def test_grace_period_outlasts_the_drain(settings_from: SettingsFrom) -> None:
     pod = the("Deployment")["spec"]["template"]["spec"]
     settings = settings_from(container_env(deployment_container()))

@@ -1,0 +1,87 @@
+"""One gRPC call's bookkeeping, as `app/http/middleware.py` keeps it for an HTTP request.
+
+- a request id: the caller's `x-request-id` metadata when sane, else a new one; it tags every
+  log line of the call, goes back as `x-request-id` trailing metadata (errors included), and
+  a ModelInfer without an `id` is answered with it, as HTTP answers its request id;
+- one access-log line (logger `app.access`, as HTTP's): method, status code, duration, model,
+  error type and the stage timings;
+- the gRPC metrics, apart from HTTP's: `sentiment_grpc_requests_total{method,code}` and
+  `sentiment_grpc_request_duration_seconds{method}`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from dataclasses import dataclass
+
+import grpc
+
+from app.core.context import RequestContext, request_id_or_new
+from app.ops.logs import request_id_var
+from app.ops.metrics import Metrics
+
+log = logging.getLogger("app.access")
+REQUEST_ID_KEY = "x-request-id"
+
+
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> bytes | None:
+    for name, value in context.invocation_metadata() or ():
+        if name == key:
+            return value if isinstance(value, bytes) else value.encode()
+    return None
+
+
+@dataclass(slots=True)
+class Call:
+    """One call in flight: the per-request facts (`RequestContext`, as HTTP's) and its start."""
+
+    method: str  # ModelInfer, ModelMetadata, ...
+    context: RequestContext
+    started: float
+    token: contextvars.Token[str]
+
+    @property
+    def request_id(self) -> str:
+        return self.context.request_id
+
+
+class CallLog:
+    def __init__(self, metrics: Metrics, access_log: bool, service_name: str) -> None:
+        self.metrics = metrics
+        self.access_log = access_log
+        self.service_name = service_name
+
+    def begin(self, method: str, context: grpc.aio.ServicerContext) -> Call:
+        given = metadata_value(context, REQUEST_ID_KEY)
+        request_id = request_id_or_new(given.decode("latin-1") if given is not None else None)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+        token = request_id_var.set(request_id)
+        return Call(method, RequestContext(request_id), time.perf_counter(), token)
+
+    def end(self, call: Call, code: grpc.StatusCode) -> None:
+        seconds = time.perf_counter() - call.started
+        try:
+            self.metrics.observe_grpc(call.method, code.name, seconds)
+            if self.access_log and log.isEnabledFor(logging.INFO):
+                log.info("grpc request", extra=self._fields(call, code, seconds))
+        finally:
+            request_id_var.reset(call.token)
+
+    def _fields(self, call: Call, code: grpc.StatusCode, seconds: float) -> dict[str, object]:
+        context = call.context
+        extra: dict[str, object] = {
+            "protocol": "grpc",
+            "grpc_method": call.method,
+            "path": f"/{self.service_name}/{call.method}",
+            "code": code.name,
+            "duration_ms": round(seconds * 1e3, 3),
+        }
+        if context.model is not None:
+            extra["model"] = context.model
+        if context.error_type is not None:
+            extra["error_type"] = context.error_type
+        if context.times is not None:
+            extra.update(context.times.log_fields())
+        return extra
