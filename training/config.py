@@ -40,6 +40,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "file_format": FILE_FORMATS,
     "tokenizer": TOKENIZERS,
     "arch": ARCHITECTURES,
+    "val_score_weights": ("files", "sqrt_rows"),
 }
 
 
@@ -143,6 +144,10 @@ class TrainConfig:
     # weigh every validation file alike, and within a file every label alike: the service does
     # not know the label priors of what it will be sent, and macro-averaged scores reward this
     mix_balance_labels: bool = True
+    # how validation files count in the score that picks the best epoch: "files" alike, or
+    # "sqrt_rows" (by the square root of their size, so a 300-text file cannot outvote a
+    # 2,000-text one on a few texts' noise)
+    val_score_weights: str = "files"
     # --- optimisation ---
     epochs: int = 6  # upper bound; early stopping may end sooner
     batch_size: int = 32  # texts per step (per process under torchrun)

@@ -242,7 +242,8 @@ class Trainer:
         recurrent members up to the current one), then score it file by file.
 
         `val_score`, which picks the best epoch, is the mean over files of their macro-averaged
-        recall: a binary file and a three-label one, a small file and a big one, count alike.
+        recall: a binary file and a three-label one count alike; a small file and a big one too,
+        unless `val_score_weights` is "sqrt_rows" (`validation_score`).
         """
         members = member_logits(self.model, self.val_split, 128, self.placement.device)
         names = self.model.member_names
@@ -256,8 +257,10 @@ class Trainer:
         targets = torch.tensor(self.val_split.labels)
         loss = masked_cross_entropy(logits, targets, mask, self.val_weights)
         result = {"val_loss": float(loss), **self._file_scores(logits)}
-        result["val_score"] = sum(result[f"val_{f.name}"] for f in self.val_files) / len(
-            self.val_files
+        result["val_score"] = validation_score(
+            [result[f"val_{f.name}"] for f in self.val_files],
+            [len(f) for f in self.val_files],
+            self.config.val_score_weights,
         )
         for index in sorted(active):
             name = f"val_member_{names[index]}"
@@ -363,6 +366,13 @@ class Trainer:
                 self.out / checkpoint.BEST,
             )
         return self.out / checkpoint.BEST
+
+
+def validation_score(scores: list[float], sizes: list[int], weighting: str) -> float:
+    """The number that picks the best epoch: the files' scores averaged alike ("files") or
+    weighted by the square root of their sizes ("sqrt_rows")."""
+    weights = [math.sqrt(n) for n in sizes] if weighting == "sqrt_rows" else [1.0] * len(sizes)
+    return sum(s * w for s, w in zip(scores, weights, strict=True)) / sum(weights)
 
 
 def data_record(split: FileSplit) -> dict[str, Any]:
