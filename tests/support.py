@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -73,3 +74,18 @@ async def wait_for_queue(client: httpx.AsyncClient, depth: int, timeout: float =
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"queue never reached {depth}")
+
+
+def spy_on_compare_digest(monkeypatch: Any) -> list[tuple[bytes, bytes]]:
+    """Record every `hmac.compare_digest` call the key checks make (still comparing for real)."""
+    from app.http import security
+
+    calls: list[tuple[bytes, bytes]] = []
+    real = security.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    return calls

@@ -58,6 +58,18 @@ class RequestContext:
     model: str | None = None
     times: StageTimes | None = None
 
+    def log_fields(self) -> dict[str, Any]:
+        """What the access log adds of this request, for HTTP and gRPC alike: the model, the
+        error type and the stage timings, each only when known."""
+        fields: dict[str, Any] = {}
+        if self.model is not None:
+            fields["model"] = self.model
+        if self.error_type is not None:
+            fields["error_type"] = self.error_type
+        if self.times is not None:
+            fields.update(self.times.log_fields())
+        return fields
+
 
 def context_of(scope: MutableMapping[str, Any]) -> RequestContext | None:
     """The request's context, or None outside the request middleware (e.g. in a unit test)."""

@@ -92,13 +92,8 @@ class RequestContextMiddleware:
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1e3, 3),
+            **context.log_fields(),
         }
-        if context.model is not None:
-            extra["model"] = context.model
-        if context.error_type is not None:
-            extra["error_type"] = context.error_type
-        if context.times is not None:
-            extra.update(context.times.log_fields())
         log.log(level, "request", extra=extra)
 
 

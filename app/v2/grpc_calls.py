@@ -70,18 +70,11 @@ class CallLog:
             request_id_var.reset(call.token)
 
     def _fields(self, call: Call, code: grpc.StatusCode, seconds: float) -> dict[str, object]:
-        context = call.context
-        extra: dict[str, object] = {
+        return {
             "protocol": "grpc",
             "grpc_method": call.method,
             "path": f"/{self.service_name}/{call.method}",
             "code": code.name,
             "duration_ms": round(seconds * 1e3, 3),
+            **call.context.log_fields(),
         }
-        if context.model is not None:
-            extra["model"] = context.model
-        if context.error_type is not None:
-            extra["error_type"] = context.error_type
-        if context.times is not None:
-            extra.update(context.times.log_fields())
-        return extra

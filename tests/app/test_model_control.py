@@ -11,11 +11,11 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.settings import Settings
-from app.http import security
 from app.main import create_app
 from app.v2.proto import grpc_predict_v2_pb2 as pb2
 from tests.app.conftest import make_settings, serving
 from tests.app.test_grpc import grpc_stub, infer_request
+from tests.support import spy_on_compare_digest
 
 pytestmark = pytest.mark.anyio
 ADMIN_KEY = "admin-s3cret"
@@ -80,14 +80,7 @@ async def test_inference_needs_no_admin_key_and_the_admin_key_is_no_api_key(
 async def test_the_admin_key_is_compared_in_constant_time(
     bundles_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[tuple[bytes, bytes]] = []
-    real = security.hmac.compare_digest
-
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    calls = spy_on_compare_digest(monkeypatch)
     async with serving(create_app(control_on(bundles_root))) as client:
         await client.post("/v2/repository/index", headers=bearer(ADMIN_KEY))
     assert calls == [(ADMIN_KEY.encode(), ADMIN_KEY.encode())]

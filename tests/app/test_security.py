@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.http import security
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
+from tests.support import spy_on_compare_digest
 
 pytestmark = pytest.mark.anyio
 KEY = "s3cret-key"
@@ -65,14 +65,7 @@ async def test_metrics_can_require_the_key(bundles_root: Path) -> None:
 async def test_key_is_compared_in_constant_time(
     keyed: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[tuple[bytes, bytes]] = []
-    real = security.hmac.compare_digest
-
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    calls = spy_on_compare_digest(monkeypatch)
     await keyed.get("/models", headers=AUTH)
     assert calls == [(KEY.encode(), KEY.encode())]
 

@@ -30,8 +30,8 @@ def text_hashes(texts: list[str]) -> np.ndarray:
     return np.frombuffer(b"".join(digests), dtype="<u8").copy()
 
 
-def _unknown_share(teacher: TeacherOnnx, texts: list[str]) -> np.ndarray:
-    rows, unknown = teacher.tokenizer.ids(texts), teacher.tokenizer.unknown_id
+def _unknown_share(rows: list[list[int]], unknown: int) -> np.ndarray:
+    """Share of [UNK] among each row's word pieces, [CLS] and [SEP] left out."""
     return np.array(
         [sum(i == unknown for i in r) / max(1, len(r) - 2) for r in rows], dtype=np.float16
     )
@@ -60,14 +60,15 @@ def label_transfer_set(transfer: Path, export_dir: Path, out: Path, chunk_texts:
         hashes, path = text_hashes(part), folder / f"chunk-{index:05d}.npz"
         if not _chunk_is_current(path, hashes, teacher_sha):
             began = time.perf_counter()
-            logits = teacher.logits(part).astype(np.float16)
+            rows = teacher.tokenizer.ids(part)
+            logits = teacher.logits_of_rows(rows).astype(np.float16)
             temporary = path.with_suffix(".tmp.npz")
             np.savez(
                 temporary,
                 logits=logits,
                 text_hash=hashes,
                 teacher_sha256=teacher_sha,
-                unknown_share=_unknown_share(teacher, part),
+                unknown_share=_unknown_share(rows, teacher.tokenizer.unknown_id),
                 start=start,
             )
             temporary.replace(path)

@@ -34,7 +34,10 @@ class TeacherOnnx:
         self.labels: list[str] = self.card["labels"]
 
     def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        rows = self.tokenizer.ids(texts)
+        return self.logits_of_rows(self.tokenizer.ids(texts), batch_size)
+
+    def logits_of_rows(self, rows: list[list[int]], batch_size: int = 64) -> np.ndarray:
+        """Word-piece rows (`self.tokenizer.ids`) -> logits [N, C], in input order."""
         order = np.argsort([len(r) for r in rows], kind="stable")
         out = np.zeros((len(rows), len(self.labels)), dtype=np.float32)
         for start in range(0, len(order), batch_size):

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from training.config import TrainConfig
-from training.prepare import read_test_sets, read_training_files
+from training.prepare import FileSplit, read_test_sets, read_training_files
 from training.teacher.config import TeacherConfig
 
 log = logging.getLogger(__name__)
@@ -75,10 +75,9 @@ def _frequent_words(texts: list[str], size: int) -> list[str]:
     return sorted(counts, key=counts.__getitem__, reverse=True)[:size]
 
 
-def _candidates(config: TeacherConfig, student: TrainConfig) -> Iterator[tuple[str, str]]:
+def _candidates(config: TeacherConfig, splits: list[FileSplit]) -> Iterator[tuple[str, str]]:
     """(text, origin) in a fixed order: training texts, review sentences, augmented copies."""
     settings = config.transfer
-    splits = read_training_files(student)
     short, long_texts = [], []
     for split in splits:
         if split.entry.name in settings.skip_files:
@@ -108,13 +107,14 @@ def build_transfer_set(config: TeacherConfig, student: TrainConfig) -> Path:
     if path.exists():
         log.info("transfer set: %s exists", path)
         return path
+    splits = read_training_files(student)
     held_out = {normalised(t) for data in read_test_sets(student).values() for t in data.texts}
-    held_out |= {normalised(t) for s in read_training_files(student) for t in s.validation.texts}
+    held_out |= {normalised(t) for s in splits for t in s.validation.texts}
     seen: set[str] = set()
     counts: dict[str, int] = {}
     temporary = path.with_suffix(".tmp")
     with gzip.open(temporary, "wt", encoding="utf-8") as handle:
-        for text, origin in _candidates(config, student):
+        for text, origin in _candidates(config, splits):
             key = normalised(text)
             if not key or key in seen or key in held_out:
                 continue
