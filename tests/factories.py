@@ -51,11 +51,11 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 
 
 def tiny_config(out_dir: Path, **overrides: Any) -> Any:
-    from training.config import TrainConfig, apply_overrides
+    from training.config import config_from_dict
 
     data_dir = overrides.pop("data_dir", None) or str(require_data())
     values = {**TINY, "data_dir": data_dir, "out_dir": str(out_dir), **overrides}
-    return apply_overrides(TrainConfig(), values, from_text=False)
+    return config_from_dict(values)
 
 
 def train_run(out_dir: Path, **overrides: Any) -> Path:

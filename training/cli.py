@@ -14,9 +14,10 @@ from training.data import DataError, ReadOptions
 log = logging.getLogger("training")
 
 TRAIN_EPILOG = """\
-Every option below can be set in the TOML file given by --config (sections such as [model] are
-allowed and ignored) and overridden by --key value on the command line (later wins). Lists take
-commas or JSON: --train-files imdb/train.tsv.gz,sst2/glue_train.tsv.gz
+Every option below can be set in the TOML file given by --config, in the section it is listed
+under (the run's identity at the top; a key in another section is refused), and overridden by
+--key value on the command line (later wins). Lists take commas or JSON:
+--train-files imdb/train.tsv.gz,sst2/glue_train.tsv.gz
 
 """ + "\n".join(help_lines())
 

@@ -1,18 +1,24 @@
-"""One typed training configuration: commented defaults, then a TOML file, then `--key value` flags.
+"""One typed training configuration in sections: defaults, then a TOML file, then `--key value`.
 
-Unknown keys and values of the wrong type are refused with a message naming the key. The
-effective configuration is saved into every checkpoint and into the bundle manifest.
+The TOML file keeps the run's identity at the top and everything else in its section ([data],
+[tokenizer], [model], [selection], [optimisation], [distillation], [export]); pydantic checks
+every value, and a key that is unknown or sits in the wrong section is refused with a message
+naming it and the section it belongs to. Flags stay flat (`--epochs 3`): every key is unique
+across sections. Code reads `config.epochs` as well as `config.optimisation.epochs`. The
+effective configuration is saved flat, key by key as before, into every checkpoint and into the
+bundle manifest.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
 import json
 import tomllib
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from training.lexicon import PACKAGE_PREFIX, package_file
 
@@ -33,41 +39,62 @@ NORMALIZER_STEPS = (
     "elongation",
     "whitespace",
 )
-CHOICES: dict[str, tuple[str, ...]] = {
-    "device": ("auto", "cpu", "cuda"),
-    "val_split": VALIDATION_SPLITS,
-    "empty_text": ("error", "skip"),
-    "file_format": FILE_FORMATS,
-    "tokenizer": TOKENIZERS,
-    "arch": ARCHITECTURES,
-    "val_score_weights": ("files", "sqrt_rows"),
-}
 
 
 class ConfigError(ValueError):
     """A configuration key or value is wrong; the message names it and says what is expected."""
 
 
-@dataclass
-class DataFile:
+class _Section(BaseModel):
+    # strict: TOML and saved JSON carry typed values, so "3" is not an int (an int is a float);
+    # flags are text and are validated again leniently (`_validate(..., strict=False)`)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DataFile(_Section):
     """One labelled file and how the run uses it. In TOML a plain string is a file with every
     default, or an inline table: {file = "imdb/train.tsv.gz", labels = ["negative", "positive"]}.
     """
 
-    file: str  # path, relative to data_dir
-    labels: list[str] = field(default_factory=list)  # name of each raw value 0, 1, ...; [] = run's
-    weight: float = 1.0  # each row of this file counts this many times in the loss
-    # the run's labels this file lacks: "unknown" (a row's loss is renormalised over the file's
-    # labels) or "absent" (the file was built without them, e.g. IMDB and SST-2 leave neutral
-    # texts out, so its rows also teach that they are not neutral)
-    other_labels: str = "unknown"
-    validation: str = ""  # "" = run's val_split; random, tail, hash, none, or a labelled file
-    max_rows: int = 0  # 0 = every row; otherwise a seeded sample of this many
-    ngram: bool = True  # the n-gram member is fitted on this file's rows too
-    unescape: bool = False  # decode literal \\uXXXX escapes left in the text by its source
-    file_format: str = ""  # "" = run's file_format; emoji_ranking for an emoji lexicon CSV
-    part: str = "all"  # test files: all, or hash-test (the tenth a hash split holds out)
-    licence: str = ""  # terms of use, recorded in the model card
+    file: str = Field(description="path, relative to data_dir")
+    labels: list[str] = Field(
+        default_factory=list, description="name of each raw value 0, 1, ...; [] = the run's"
+    )
+    weight: float = Field(1.0, description="each row of this file counts this many times")
+    other_labels: Literal["unknown", "absent"] = Field(
+        "unknown",
+        description="the run's labels this file lacks: unknown (a row's loss is renormalised "
+        "over the file's labels) or absent (the file was built without them: its rows also "
+        "teach that they are not those)",
+    )
+    validation: str = Field(
+        "", description="'' = the run's val_split; random, tail, hash, none, or a labelled file"
+    )
+    max_rows: int = Field(0, description="0 = every row; otherwise a seeded sample of this many")
+    ngram: bool = Field(True, description="the n-gram member is fitted on this file's rows too")
+    unescape: bool = Field(False, description="decode literal \\uXXXX escapes left in the text")
+    file_format: Literal["", *FILE_FORMATS] = Field(
+        "", description="'' = the run's file_format; emoji_ranking for an emoji lexicon CSV"
+    )
+    part: Literal["all", "hash-test"] = Field(
+        "all", description="test files: all, or hash-test (the tenth a hash split holds out)"
+    )
+    licence: str = Field("", description="terms of use, recorded in the model card")
+
+    def __init__(self, file: str | None = None, /, **values: Any) -> None:
+        # DataFile("imdb/train.tsv.gz") as well as DataFile(file=..., weight=...)
+        super().__init__(**({"file": file} if file is not None else {}), **values)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_or_table(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"file": value}
+        if not isinstance(value, dict | DataFile) or (
+            isinstance(value, dict) and not isinstance(value.get("file"), str)
+        ):
+            raise ValueError(f"each entry is a path or a table with a 'file' key, got {value!r}")
+        return value
 
     @property
     def name(self) -> str:
@@ -79,99 +106,200 @@ class DataFile:
         return base + ("-heldout" if self.part == "hash-test" else "")
 
 
-DATA_FILE_CHOICES = {
-    "part": ("all", "hash-test"),
-    "file_format": ("", *FILE_FORMATS),
-    "other_labels": ("unknown", "absent"),
-}
+class DataSection(_Section):
+    """[data]: labelled files and how they are read and split (paths resolve against data_dir)."""
+
+    data_dir: str = Field("../shared/data", description="folder holding the data sets")
+    train_files: list[DataFile] = Field(
+        default_factory=lambda: [DataFile("imdb/train.tsv.gz")],
+        description="labelled files: a path, or a table of file options",
+    )
+    test_files: list[DataFile] = Field(
+        default_factory=list, description="evaluated after training, never tuned on"
+    )
+    text_column: str = Field(
+        "", description="'' = detect (text, sentence, document, review, content)"
+    )
+    label_column: str = Field("", description="'' = detect (label, sentiment, polarity, labels)")
+    labels: list[str] = Field(
+        default_factory=lambda: ["negative", "positive"], description="index order"
+    )
+    binary_labels: list[str] = Field(
+        default_factory=list, description="the two labels a binary set maps onto"
+    )
+    label_values: list[str] = Field(
+        default_factory=list, description="raw file value per label; [] = index"
+    )
+    file_format: Literal[FILE_FORMATS] = Field(
+        "auto", description="auto (from the file name), tsv, csv, jsonl, emoji_ranking"
+    )
+    empty_text: Literal["error", "skip"] = Field(
+        "error", description="error or skip rows whose text is empty"
+    )
+    max_train_rows: int = Field(
+        0, description="0 = all; otherwise a stratified sample per file, for quick runs"
+    )
+    val_fraction: float = Field(0.1, description="carved from each training file")
+    val_split: Literal[VALIDATION_SPLITS] = Field(
+        "random", description="random, tail (last rows per label: IMDB movies stay apart), hash"
+    )
 
 
-@dataclass
-class TrainConfig:
-    # --- run ---
-    name: str = "sentiment"  # bundle name (lower-case letters, digits, . _ -)
-    version: str = "1.0.0"  # bundle version, recorded in the manifest
-    language: str = "en"  # recorded in the manifest; also the model card's language
-    out_dir: str = "runs/sentiment"  # checkpoints, logs, plots
-    seed: int = 1337  # python, numpy and torch seeds; also the validation split
-    device: str = "auto"  # auto = cuda when available, else cpu
-    threads: int = 0  # torch intra-op threads; 0 = the CPUs this process may use
-    release_notes: list[str] = field(default_factory=list)  # "what changed", in the model card
-    known_limits: list[str] = field(default_factory=list)  # limits, in the model card
-    # --- data (relative paths resolve against data_dir) ---
-    data_dir: str = "../shared/data"  # folder holding the data sets
-    # labelled files: a path, or a table of DataFile options (above); test files are evaluated
-    # after training, never tuned on
-    train_files: list[DataFile] = field(default_factory=lambda: [DataFile("imdb/train.tsv.gz")])
-    test_files: list[DataFile] = field(default_factory=list)
-    text_column: str = ""  # "" = detect (text, sentence, document, review, content)
-    label_column: str = ""  # "" = detect (label, sentiment, polarity, labels)
-    labels: list[str] = field(default_factory=lambda: ["negative", "positive"])  # index order
-    binary_labels: list[str] = field(default_factory=list)  # the two a binary set maps onto
-    label_values: list[str] = field(default_factory=list)  # raw file value per label; [] = index
-    file_format: str = "auto"  # auto (from the file name), tsv, csv, jsonl, emoji_ranking
-    empty_text: str = "error"  # error or skip rows whose text is empty
-    max_train_rows: int = 0  # 0 = all; otherwise a stratified sample per file, for quick runs
-    val_fraction: float = 0.1  # carved from each training file
-    val_split: str = "random"  # random, tail (last rows per label: IMDB movies stay apart), hash
-    # --- tokenizer ---
-    tokenizer: str = "bpe"  # bpe (deterministic), wordpiece or unigram (ids vary run to run)
-    vocab_size: int = 30000  # subword vocabulary, [PAD] and [UNK] included
-    byte_fallback: bool = True  # characters outside the vocabulary become byte tokens, not [UNK]
-    normalizer_steps: list[str] = field(default_factory=lambda: list(NORMALIZER_STEPS))
-    lowercase: bool = True  # lower-case in the normaliser (harmless for Hangul)
-    max_length: int = 512  # tokens fed to the model; longer texts are cut
-    head_tokens: int = 128  # of max_length, kept from the start; the rest from the end
-    # --- model ---
-    arch: str = "lstm"  # lstm, gru, rnn, cnn_lstm, or none (the n-gram member alone)
-    embed_dim: int = 128  # token embedding width
-    hidden_dim: int = 128  # per direction
-    num_layers: int = 1  # stacked recurrent layers
-    members: int = 1  # recurrent members, trained one after another and mixed (an ensemble)
-    share_embedding: bool = False  # later members reuse the first one's embedding (smaller file)
-    char_members: int = 0  # of the members, how many (the last) read characters instead of tokens
-    bidirectional: bool = True  # add a recurrence reading each text backwards
-    cnn_channels: int = 128  # cnn_lstm only
-    cnn_kernel: int = 3  # cnn_lstm only; odd
-    cnn_stride: int = 1  # cnn_lstm only; 2 halves the recurrence's steps
-    dropout: float = 0.3  # before the classifier and between layers
-    embed_dropout: float = 0.1  # dropout on token embeddings
-    ngram_buckets: int = 0  # hashed n-gram member size; 0 = none, e.g. 1048576
-    ngram_order: int = 3  # n-grams of ids from 1 to this
-    ngram_chars: int = 0  # also character n-grams from 1 to this (0 = off)
-    ngram_l2: float = 1e-4  # L2 penalty when fitting the n-gram member
-    # --- mix (fitted on validation after each epoch) ---
-    # weigh every validation file alike, and within a file every label alike: the service does
-    # not know the label priors of what it will be sent, and macro-averaged scores reward this
-    mix_balance_labels: bool = True
-    # how validation files count in the score that picks the best epoch: "files" alike, or
-    # "sqrt_rows" (by the square root of their size, so a 300-text file cannot outvote a
-    # 2,000-text one on a few texts' noise)
-    val_score_weights: str = "files"
-    # --- optimisation ---
-    epochs: int = 6  # upper bound; early stopping may end sooner
-    batch_size: int = 32  # texts per step (per process under torchrun)
-    lr: float = 2e-3  # AdamW peak learning rate
-    weight_decay: float = 0.01  # AdamW decoupled weight decay
-    warmup_fraction: float = 0.05  # linear warm-up, then cosine decay to 0
-    grad_clip: float = 1.0  # max global gradient norm
-    patience: int = 2  # epochs without validation gain before stopping
-    bucket_batches: int = 50  # batches per length-sorted pool (less padding, still shuffled)
-    # --- distillation (a teacher's logits: python -m training teacher, training/teacher/) ---
-    teacher_dir: str = ""  # teacher run folder with transfer.jsonl.gz and labels/; "" = none
-    distill_weight: float = 0.7  # share of the loss on the teacher's logits; the rest, labels
-    distill_temperature: float = 2.0  # softens teacher and student alike in that term
-    distill_max_unknown: float = 0.25  # no teacher logits where more word pieces were [UNK]
-    transfer_rows: int = -1  # transfer-only rows (sentences, augmented) added; -1 = all
-    # --- export ---
-    opset: int = 17  # ONNX opset
-    quantize: bool = True  # also write model.int8.onnx (dynamic int8)
+class TokenizerSection(_Section):
+    """[tokenizer]: the subword vocabulary, normalisation and truncation."""
+
+    tokenizer: Literal[TOKENIZERS] = Field(
+        "bpe", description="bpe (deterministic), wordpiece or unigram (ids vary run to run)"
+    )
+    vocab_size: int = Field(30000, description="subword vocabulary, [PAD] and [UNK] included")
+    byte_fallback: bool = Field(
+        True, description="characters outside the vocabulary become byte tokens, not [UNK]"
+    )
+    normalizer_steps: list[str] = Field(
+        default_factory=lambda: list(NORMALIZER_STEPS),
+        description="normalisation steps, from: " + ", ".join(NORMALIZER_STEPS),
+    )
+    lowercase: bool = Field(True, description="lower-case in the normaliser (harmless for Hangul)")
+    max_length: int = Field(512, description="tokens fed to the model; longer texts are cut")
+    head_tokens: int = Field(
+        128, description="of max_length, kept from the start; the rest from the end"
+    )
+
+
+class ModelSection(_Section):
+    """[model]: the recurrent members and the hashed n-gram member."""
+
+    arch: Literal[ARCHITECTURES] = Field(
+        "lstm", description="lstm, gru, rnn, cnn_lstm, or none (the n-gram member alone)"
+    )
+    embed_dim: int = Field(128, description="token embedding width")
+    hidden_dim: int = Field(128, description="per direction")
+    num_layers: int = Field(1, description="stacked recurrent layers")
+    members: int = Field(
+        1, description="recurrent members, trained one after another and mixed (an ensemble)"
+    )
+    share_embedding: bool = Field(
+        False, description="later members reuse the first one's embedding (smaller file)"
+    )
+    char_members: int = Field(
+        0, description="of the members, how many (the last) read characters instead of tokens"
+    )
+    bidirectional: bool = Field(True, description="add a recurrence reading each text backwards")
+    cnn_channels: int = Field(128, description="cnn_lstm only")
+    cnn_kernel: int = Field(3, description="cnn_lstm only; odd")
+    cnn_stride: int = Field(1, description="cnn_lstm only; 2 halves the recurrence's steps")
+    dropout: float = Field(0.3, description="before the classifier and between layers")
+    embed_dropout: float = Field(0.1, description="dropout on token embeddings")
+    ngram_buckets: int = Field(0, description="hashed n-gram member size; 0 = none, e.g. 1048576")
+    ngram_order: int = Field(3, description="n-grams of ids from 1 to this")
+    ngram_chars: int = Field(0, description="also character n-grams from 1 to this (0 = off)")
+    ngram_l2: float = Field(1e-4, description="L2 penalty when fitting the n-gram member")
+
+
+class SelectionSection(_Section):
+    """[selection]: the mix fitted on validation after each epoch, and the epoch kept."""
+
+    # the service does not know the label priors of what it will be sent, and macro-averaged
+    # scores reward weighing every label alike
+    mix_balance_labels: bool = Field(
+        True, description="weigh every validation file alike, and within a file every label"
+    )
+    # sqrt_rows: a 300-text file cannot outvote a 2,000-text one on a few texts' noise
+    val_score_weights: Literal["files", "sqrt_rows"] = Field(
+        "files",
+        description="how validation files count when picking the best epoch: files alike, or "
+        "sqrt_rows (by the square root of their size)",
+    )
+
+
+class OptimisationSection(_Section):
+    """[optimisation]: steps, schedule, early stopping and where they run."""
+
+    epochs: int = Field(6, description="upper bound; early stopping may end sooner")
+    batch_size: int = Field(32, description="texts per step (per process under torchrun)")
+    lr: float = Field(2e-3, description="AdamW peak learning rate")
+    weight_decay: float = Field(0.01, description="AdamW decoupled weight decay")
+    warmup_fraction: float = Field(0.05, description="linear warm-up, then cosine decay to 0")
+    grad_clip: float = Field(1.0, description="max global gradient norm")
+    patience: int = Field(2, description="epochs without validation gain before stopping")
+    bucket_batches: int = Field(
+        50, description="batches per length-sorted pool (less padding, still shuffled)"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto = cuda when available, else cpu"
+    )
+    threads: int = Field(0, description="torch intra-op threads; 0 = the CPUs this process may use")
+
+
+class DistillationSection(_Section):
+    """[distillation]: a teacher's logits (python -m training teacher, training/teacher/)."""
+
+    teacher_dir: str = Field(
+        "", description="teacher run folder with transfer.jsonl.gz and labels/; '' = none"
+    )
+    distill_weight: float = Field(
+        0.7, description="share of the loss on the teacher's logits; the rest, labels"
+    )
+    distill_temperature: float = Field(
+        2.0, description="softens teacher and student alike in that term"
+    )
+    distill_max_unknown: float = Field(
+        0.25, description="no teacher logits where more word pieces were [UNK]"
+    )
+    transfer_rows: int = Field(
+        -1, description="transfer-only rows (sentences, augmented) added; -1 = all"
+    )
+
+
+class ExportSection(_Section):
+    """[export]: the ONNX graphs and which variant the bundle serves."""
+
+    opset: int = Field(17, description="ONNX opset")
+    quantize: bool = Field(True, description="also write model.int8.onnx (dynamic int8)")
     # dynamic int8 scales activations per batch, so a text's scores shift (~1e-3) with the
-    # texts batched beside it; fp32 stays the default unless this is set
-    int8_default: bool = False
-    int8_tolerance: float = 0.5  # accuracy points int8 may lose and still be the default
-    cascade: bool = True  # also export the n-gram member alone as a fast path (needs one)
-    cascade_max_drop: float = 0.002  # share of texts the cascade may answer unlike the full model
+    # texts batched beside it
+    int8_default: bool = Field(
+        False, description="serve int8 by default when within int8_tolerance"
+    )
+    int8_tolerance: float = Field(
+        0.5, description="accuracy points int8 may lose and still be the default"
+    )
+    cascade: bool = Field(
+        True, description="also export the n-gram member alone as a fast path (needs one)"
+    )
+    cascade_max_drop: float = Field(
+        0.002, description="share of texts the cascade may answer unlike the full model"
+    )
+
+
+class TrainConfig(_Section):
+    """The run's identity at the top level, everything else in its section."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str = Field("sentiment", description="bundle name (lower-case letters, digits, . _ -)")
+    version: str = Field("1.0.0", description="bundle version, recorded in the manifest")
+    language: str = Field("en", description="recorded in the manifest and the model card")
+    out_dir: str = Field("runs/sentiment", description="checkpoints, logs, plots")
+    seed: int = Field(1337, description="python, numpy and torch seeds; the validation split")
+    release_notes: list[str] = Field(
+        default_factory=list, description="'what changed', in the model card"
+    )
+    known_limits: list[str] = Field(default_factory=list, description="limits, in the model card")
+    data: DataSection = DataSection()
+    # the TOML section is [tokenizer], whose `tokenizer` key names the kind: `config.tokenizer`
+    # reads the kind, `config.tokenization` the section
+    tokenization: TokenizerSection = Field(TokenizerSection(), alias="tokenizer")
+    model: ModelSection = ModelSection()
+    selection: SelectionSection = SelectionSection()
+    optimisation: OptimisationSection = OptimisationSection()
+    distillation: DistillationSection = DistillationSection()
+    export: ExportSection = ExportSection()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        _check(self)
+        return self
 
     def resolve(self, path: str) -> Path:
         """A data file's path: absolute, inside an installed package, or under data_dir."""
@@ -181,203 +309,246 @@ class TrainConfig:
         return candidate if candidate.is_absolute() else Path(self.data_dir) / candidate
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Flat, one key per option: what checkpoints and manifests record."""
+        nested = self.model_dump()
+        flat = {k: v for k, v in nested.items() if k not in SECTIONS.values()}
+        for attribute in SECTIONS.values():
+            flat.update(nested[attribute])
+        return flat
+
+    def replace(self, **values: Any) -> TrainConfig:
+        """A copy with some options (flat names) changed, checked like a saved config."""
+        return config_from_dict({**self.to_dict(), **values})
+
+    if typing.TYPE_CHECKING:  # the flat names below, e.g. config.epochs
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
-def _fields() -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+# TOML section name -> TrainConfig attribute; and every sectioned option -> its section
+SECTIONS = {
+    (info.alias or attribute): attribute
+    for attribute, info in TrainConfig.model_fields.items()
+    if isinstance(info.default, _Section)
+}
+SECTION_OF: dict[str, str] = {
+    name: section
+    for section, attribute in SECTIONS.items()
+    for name in type(TrainConfig.model_fields[attribute].default).model_fields
+}
+TOP_LEVEL = tuple(k for k in TrainConfig.model_fields if k not in SECTIONS.values())
 
 
-def _type_of(owner: type, name: str) -> Any:
-    return typing.get_type_hints(owner)[name]
+def _flat_reader(section: str, name: str) -> property:
+    return property(lambda self: getattr(getattr(self, section), name), doc=f"[{section}] {name}")
 
 
-def _coerce(name: str, value: Any, from_text: bool, owner: type | None = None) -> Any:
-    """Check (TOML, JSON) or parse (command line) one value against the field's type."""
-    expected = _type_of(owner or TrainConfig, name)
-    if typing.get_origin(expected) is list:
-        return _coerce_list(name, value, from_text, typing.get_args(expected)[0])
-    if expected is bool:
-        if from_text and str(value).lower() in ("true", "1", "yes", "false", "0", "no"):
-            return str(value).lower() in ("true", "1", "yes")
-        if isinstance(value, bool):
-            return value
-    elif expected is int and not isinstance(value, bool):
-        try:
-            return int(value) if from_text else _exact(value, int)
-        except (TypeError, ValueError):
-            pass
-    elif expected is float and not isinstance(value, bool):
-        try:
-            return float(value) if from_text or isinstance(value, int) else _exact(value, float)
-        except (TypeError, ValueError):
-            pass
-    elif expected is str and (from_text or isinstance(value, str)):
-        return str(value)
-    raise ConfigError(f"{name}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+for _option, _section in SECTION_OF.items():
+    setattr(TrainConfig, _option, _flat_reader(SECTIONS[_section], _option))
 
 
-def _coerce_list(name: str, value: Any, from_text: bool, item: type) -> list:
-    if from_text:
-        text = str(value).strip()
-        value = json.loads(text) if text.startswith("[") else [v for v in text.split(",") if v]
-    if item is DataFile and isinstance(value, list):
-        return [_data_file(name, entry) for entry in value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
-    return value
-
-
-def _data_file(name: str, entry: Any) -> DataFile:
-    """A path, or a table of DataFile options, checked key by key."""
-    if isinstance(entry, DataFile):
-        return entry
-    if isinstance(entry, str):
-        return DataFile(entry)
-    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
-        raise ConfigError(
-            f"{name}: each entry is a path or a table with a 'file' key, got {entry!r}"
-        )
-    known = {f.name for f in dataclasses.fields(DataFile)}
-    unknown = sorted(set(entry) - known)
-    if unknown:
-        raise ConfigError(
-            f"{name}: unknown key(s) {unknown} for {entry['file']}; known: {sorted(known)}"
-        )
-    values = {k: _coerce(k, v, False, DataFile) for k, v in entry.items()}
-    data_file = DataFile(**values)
-    for key, allowed in DATA_FILE_CHOICES.items():
-        if getattr(data_file, key) not in allowed:
-            raise ConfigError(
-                f"{name}: {data_file.file}: {key} must be one of {list(allowed)}, "
-                f"got {getattr(data_file, key)!r}"
-            )
-    return data_file
-
-
-def _exact(value: Any, kind: type) -> Any:
-    if not isinstance(value, kind):
-        raise TypeError
-    return value
-
-
-def apply_overrides(config: TrainConfig, values: dict[str, Any], from_text: bool) -> TrainConfig:
-    known = _fields()
-    updates = {}
-    for key, value in values.items():
-        name = key.replace("-", "_")
-        if name not in known:
-            close = [k for k in known if k.startswith(name[:4])]
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"unknown config key {key!r}{hint} (see `python -m training train --help`)"
-            )
-        updates[name] = _coerce(name, value, from_text)
-    updated = dataclasses.replace(config, **updates)
-    validate(updated)
-    return updated
-
-
-def validate(config: TrainConfig) -> None:
-    for name, allowed in CHOICES.items():
-        if getattr(config, name) not in allowed:
-            raise ConfigError(
-                f"{name}: must be one of {list(allowed)}, got {getattr(config, name)!r}"
-            )
+def _check(config: TrainConfig) -> None:
+    """Rules between options, and ranges whose message says what to change."""
     if not 0 <= config.head_tokens <= config.max_length:
-        raise ConfigError(
+        raise ValueError(
             f"head_tokens: must be between 0 and max_length ({config.max_length}), got "
             f"{config.head_tokens}; set head_tokens along with max_length"
         )
     if not 1 <= config.ngram_order <= 8 or not 0 <= config.ngram_chars <= 8:
-        raise ConfigError("ngram_order must be 1-8 and ngram_chars 0-8")
+        raise ValueError("ngram_order must be 1-8 and ngram_chars 0-8")
     if not 0 <= config.char_members <= config.members:
-        raise ConfigError("char_members: must be between 0 and members")
+        raise ValueError("char_members: must be between 0 and members")
     if config.arch == "none" and config.ngram_buckets <= 0:
-        raise ConfigError("arch 'none' needs ngram_buckets > 0")
-    positive = (
-        "members",
-        "vocab_size",
-        "max_length",
-        "embed_dim",
-        "hidden_dim",
-        "num_layers",
-        "epochs",
-        "batch_size",
-    )
-    for name in positive:
+        raise ValueError("arch 'none' needs ngram_buckets > 0")
+    positive = ("members", "vocab_size", "max_length", "embed_dim", "hidden_dim", "num_layers")
+    for name in (*positive, "epochs", "batch_size"):
         if getattr(config, name) < 1:
-            raise ConfigError(f"{name}: must be at least 1")
+            raise ValueError(f"{name}: must be at least 1")
     if not 0.0 < config.val_fraction < 1.0:
-        raise ConfigError("val_fraction: must be between 0 and 1")
+        raise ValueError("val_fraction: must be between 0 and 1")
     if not 0.0 <= config.distill_weight <= 1.0 or config.distill_temperature <= 0:
-        raise ConfigError("distill_weight: must be 0-1, and distill_temperature above 0")
+        raise ValueError("distill_weight: must be 0-1, and distill_temperature above 0")
     if not config.train_files:
-        raise ConfigError("train_files: give at least one labelled file")
-    _validate_labels(config)
+        raise ValueError("train_files: give at least one labelled file")
+    _check_labels(config)
     unknown_steps = sorted(set(config.normalizer_steps) - set(NORMALIZER_STEPS))
     if unknown_steps:
-        raise ConfigError(
+        raise ValueError(
             f"normalizer_steps: unknown {unknown_steps}; choose from {list(NORMALIZER_STEPS)}"
         )
     if config.byte_fallback and config.tokenizer == "wordpiece":
-        raise ConfigError("byte_fallback: WordPiece has none; use bpe or unigram, or set false")
+        raise ValueError("byte_fallback: WordPiece has none; use bpe or unigram, or set false")
 
 
-def _validate_labels(config: TrainConfig) -> None:
+def _check_labels(config: TrainConfig) -> None:
     if config.binary_labels and (
         len(config.binary_labels) != 2 or not set(config.binary_labels) <= set(config.labels)
     ):
-        raise ConfigError(f"binary_labels: give two of the labels {config.labels}")
+        raise ValueError(f"binary_labels: give two of the labels {config.labels}")
     for entry in [*config.train_files, *config.test_files]:
         if not set(entry.labels) <= set(config.labels):
-            raise ConfigError(
+            raise ValueError(
                 f"{entry.file}: labels {entry.labels} must be among the run's {config.labels}"
             )
+
+
+# --- errors: pydantic's, said in the config's own words ----------------------------------------
+
+_TYPE_NAMES = {"int": "int", "float": "float", "bool": "bool", "string": "str"}
+
+
+def _unknown_key(location: tuple) -> str:
+    key = str(location[-1])
+    where = f"[{location[0]}]" if len(location) > 1 else "the top level"
+    if key in SECTION_OF or key in TOP_LEVEL:
+        home = f"[{SECTION_OF[key]}]" if key in SECTION_OF else "the top level"
+        return f"{key}: misplaced key in {where}; it belongs in {home}"
+    close = difflib.get_close_matches(key, [*SECTION_OF, *TOP_LEVEL, *SECTIONS], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown config key {key!r}{hint} (see `python -m training train --help`)"
+
+
+def _message(error: dict[str, Any]) -> str:
+    location = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+    if error["type"] == "extra_forbidden" and not any(isinstance(p, int) for p in location):
+        return _unknown_key(location)
+    inner = location[1:] if len(location) > 1 and location[0] in SECTIONS else location
+    names = [p for p in inner if isinstance(p, str)]
+    in_entry = any(isinstance(p, int) for p in inner)  # inside one of train_files, test_files
+    kind, got = error["type"], error.get("input")
+    field = names[-1] if names else "config"
+    prefix = f"{names[0]}: " if in_entry and len(names) > 1 else ""
+    base = kind.removesuffix("_type").removesuffix("_parsing")
+    if kind == "extra_forbidden":
+        known = sorted(DataFile.model_fields)
+        return f"{names[0]}: unknown key(s) [{field!r}] in a file table; known: {known}"
+    if base in _TYPE_NAMES:
+        return f"{prefix}{field}: expected {_TYPE_NAMES[base]}, got {got!r}"
+    if kind == "list_type":
+        return f"{field}: expected a list of strings (a file may also be a table), got {got!r}"
+    if kind == "literal_error":
+        allowed = list(typing.get_args(_annotation(names)))
+        return (
+            f"{prefix}{field} must be one of {allowed}, got {got!r}"
+            if prefix
+            else (f"{field}: must be one of {allowed}, got {got!r}")
+        )
+    text = error["msg"].removeprefix("Value error, ")
+    return f"{field}: {text}" if names else text
+
+
+def _annotation(names: list[str]) -> Any:
+    owner: type[BaseModel] = DataFile if len(names) > 1 else TrainConfig
+    name = names[-1]
+    if owner is TrainConfig and name in SECTION_OF:
+        owner = type(TrainConfig.model_fields[SECTIONS[SECTION_OF[name]]].default)
+    return owner.model_fields[name].annotation
+
+
+def _validate(values: dict[str, Any], strict: bool, source: str = "") -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(values, strict=strict)
+    except ValidationError as exc:
+        problems = "; ".join(dict.fromkeys(_message(e) for e in exc.errors()))
+        raise ConfigError(f"{source}: {problems}" if source else problems) from None
+
+
+# --- building a config: TOML, flags, saved dicts -----------------------------------------------
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'epochs': 3} -> {'optimisation': {'epochs': 3}}; a section given whole merges in."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        name = key.replace("-", "_")
+        if name in SECTIONS and isinstance(value, dict):
+            nested.setdefault(name, {}).update(value)
+        elif name in SECTION_OF:
+            nested.setdefault(SECTION_OF[name], {})[name] = value
+        elif name in TOP_LEVEL:
+            nested[name] = value
+        else:
+            raise ConfigError(_unknown_key((key,)))
+    return nested
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = {**merged[key], **value} if both else value
+    return merged
+
+
+def _parse_flag(name: str, text: str) -> Any:
+    """A flag's text as the value its option takes; scalars are left to pydantic (lax)."""
+    section = SECTION_OF.get(name)
+    owner = type(TrainConfig.model_fields[SECTIONS[section]].default) if section else TrainConfig
+    if (
+        name in owner.model_fields
+        and typing.get_origin(owner.model_fields[name].annotation) is list
+    ):
+        text = text.strip()
+        try:
+            return json.loads(text) if text.startswith("[") else [v for v in text.split(",") if v]
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{name}: not a JSON list: {exc}") from None
+    return text
 
 
 def load_toml(path: Path | str) -> dict[str, Any]:
     try:
         with Path(path).open("rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from exc
-    # sections are only for readability: [data] vocab_size = ... reads as vocab_size
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        flat.update(value if isinstance(value, dict) else {key: value})
-    return flat
 
 
 def build_config(toml_path: str | None, flags: dict[str, str]) -> TrainConfig:
-    """Defaults, then the TOML file, then command-line flags (strings parsed by type)."""
-    config = TrainConfig()
+    """Defaults, then the TOML file (sections, typed values), then flags (text, by type)."""
+    values: dict[str, Any] = {}
     if toml_path:
-        config = apply_overrides(config, load_toml(toml_path), from_text=False)
-    return apply_overrides(config, flags, from_text=True)
+        values = load_toml(toml_path)
+        _validate(values, strict=True, source=str(toml_path))
+    parsed = {key: _parse_flag(key.replace("-", "_"), v) for key, v in flags.items()}
+    return (
+        _validate(_merge(values, _nest(parsed)), strict=False)
+        if flags
+        else _validate(values, strict=True)
+    )
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
-    """Rebuild a saved configuration (from a checkpoint); checks it like a TOML file."""
-    return apply_overrides(TrainConfig(), data, from_text=False)
+    """Rebuild a saved configuration (a checkpoint's or manifest's flat dict, or sections)."""
+    return _validate(_nest(data), strict=True)
 
 
 def help_lines() -> list[str]:
-    """One line per option: name, default and the comment written beside it in this file."""
-    import inspect
-
-    defaults = TrainConfig().to_dict()
+    """Each section, then one line per option: flag, default and description."""
     lines = []
-    for line in inspect.getsource(TrainConfig).splitlines():
-        stripped = line.strip()
-        if stripped.startswith("# ---"):
-            lines.append(stripped.strip("# -").upper() + ":")
-            continue
-        name = stripped.split(":", 1)[0]
-        if name in defaults and not stripped.startswith("def "):
-            comment = stripped.split("  # ", 1)[1] if "  # " in stripped else ""
-            default = json.dumps(defaults[name], ensure_ascii=False)
-            lines.append(f"  --{name.replace('_', '-'):<18} {default:<24} {comment}")
+    for section, model in [(None, TrainConfig), *_section_models()]:
+        lines.append(model.__doc__ if section else "top level: the run's identity")
+        for name, info in model.model_fields.items():
+            if name in SECTIONS.values():
+                continue
+            default = info.get_default(call_default_factory=True)
+            default = json.dumps(_jsonable(default), ensure_ascii=False)
+            lines.append(f"  --{name.replace('_', '-'):<18} {default:<24} {info.description}")
+    lines.append("a file table in train_files / test_files (a plain path takes every default):")
+    for name, info in DataFile.model_fields.items():
+        given = info.get_default(call_default_factory=True) if not info.is_required() else "-"
+        default = json.dumps(given, ensure_ascii=False)
+        lines.append(f"  {name:<20} {default:<24} {info.description}")
     return lines
+
+
+def _section_models() -> list[tuple[str, type[BaseModel]]]:
+    return [(s, type(TrainConfig.model_fields[a].default)) for s, a in SECTIONS.items()]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value.file if isinstance(value, DataFile) else value

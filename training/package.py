@@ -200,9 +200,7 @@ def measure_cascade(
 
 def with_card_text(config: TrainConfig, toml_path: str) -> TrainConfig:
     current = build_config(toml_path, {})
-    return dataclasses.replace(
-        config, release_notes=current.release_notes, known_limits=current.known_limits
-    )
+    return config.replace(release_notes=current.release_notes, known_limits=current.known_limits)
 
 
 def _mean_accuracy(metrics: dict[str, dict[str, Any]]) -> float:

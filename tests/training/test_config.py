@@ -12,7 +12,7 @@ def write(tmp_path: Path, text: str) -> str:
 
 
 def test_defaults_then_toml_then_flags(tmp_path: Path):
-    toml = write(tmp_path, 'epochs = 3\n[model]\nhidden_dim = 64\narch = "gru"\n')
+    toml = write(tmp_path, '[optimisation]\nepochs = 3\n[model]\nhidden_dim = 64\narch = "gru"\n')
     config = build_config(toml, {"epochs": "5", "train-files": "a.tsv,b.tsv"})
     assert (config.epochs, config.hidden_dim, config.arch) == (5, 64, "gru")
     assert config.train_files == [DataFile("a.tsv"), DataFile("b.tsv")]
@@ -32,16 +32,22 @@ def test_unknown_key_is_refused_with_a_suggestion(tmp_path: Path):
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('epochs = "3"\n', "epochs: expected int, got '3'"),
+        ('[optimisation]\nepochs = "3"\n', "epochs: expected int, got '3'"),
         ("name = 7\n", "name: expected str, got 7"),
-        ("lowercase = 1\n", "lowercase: expected bool"),
-        ('train_files = "a.tsv"\n', "train_files: expected a list of strings"),
-        ("train_files = [{ weight = 2.0 }]\n", "train_files: each entry is a path or a table"),
-        ('train_files = [{ file = "a.tsv", wieght = 2.0 }]\n', r"unknown key\(s\) \['wieght'\]"),
-        ('train_files = [{ file = "a.tsv", weight = "2" }]\n', "weight: expected float"),
-        ('test_files = [{ file = "a.tsv", part = "half" }]\n', "part must be one of"),
-        ('train_files = [{ file = "a.tsv", labels = ["bad", "good"] }]\n', "must be among"),
-        ("lr = true\n", "lr: expected float"),
+        ("[tokenizer]\nlowercase = 1\n", "lowercase: expected bool"),
+        ('[data]\ntrain_files = "a.tsv"\n', "train_files: expected a list of strings"),
+        (
+            "[data]\ntrain_files = [{ weight = 2.0 }]\n",
+            "train_files: each entry is a path or a table",
+        ),
+        (
+            '[data]\ntrain_files = [{ file = "a.tsv", wieght = 2.0 }]\n',
+            r"unknown key\(s\) \['wieght'\]",
+        ),
+        ('[data]\ntrain_files = [{ file = "a.tsv", weight = "2" }]\n', "weight: expected float"),
+        ('[data]\ntest_files = [{ file = "a.tsv", part = "half" }]\n', "part must be one of"),
+        ('[data]\ntrain_files = [{ file = "a.tsv", labels = ["bad", "good"] }]\n', "must be among"),
+        ("[optimisation]\nlr = true\n", "lr: expected float"),
     ],
 )
 def test_wrong_types_in_toml_are_refused(tmp_path: Path, toml: str, message: str):
@@ -67,7 +73,7 @@ def test_bad_flag_values_are_refused(flags: dict, message: str):
 def test_a_file_table_sets_its_own_labels_weight_and_validation(tmp_path: Path):
     toml = write(
         tmp_path,
-        'labels = ["negative", "neutral", "positive"]\n'
+        '[data]\nlabels = ["negative", "neutral", "positive"]\n'
         'train_files = ["a.tsv", { file = "b.tsv", labels = ["negative", "positive"], '
         'weight = 0.5, validation = "b_dev.tsv" }]\n',
     )
@@ -98,3 +104,61 @@ def test_help_lists_every_option_with_its_default():
     for option in ("--train-files", "--vocab-size", "--ngram-buckets", "--resume-never"):
         assert (option in text) == (option != "--resume-never")
     assert "--max-length         512" in text
+
+
+SHIPPED = sorted((Path(__file__).parents[2] / "configs").rglob("*.toml"))
+
+
+def _flattened(toml: dict) -> dict:
+    """The TOML's keys with their sections taken away: what the file sets."""
+    flat = {}
+    for key, value in toml.items():
+        flat.update(value if isinstance(value, dict) and key != "max_rows" else {key: value})
+    return flat
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_config_loads_with_the_values_it_sets(path: Path):
+    import tomllib
+
+    from training.teacher.config import load_teacher_config
+
+    toml = tomllib.loads(path.read_text())
+    if "student_config" in toml:  # the teacher's own sections (training/teacher/config.py)
+        teacher = load_teacher_config(path)
+        assert teacher.data.max_tokens == toml["data"]["max_tokens"]
+        return
+    effective = build_config(str(path), {}).to_dict()
+    for key, value in _flattened(toml).items():
+        if key in ("train_files", "test_files"):
+            value = [DataFile(**v) if isinstance(v, dict) else DataFile(v) for v in value]
+            assert [DataFile(**e) for e in effective[key]] == value
+        else:
+            assert effective[key] == value, key
+
+
+def test_a_misplaced_key_is_refused_naming_it_and_its_section(tmp_path: Path):
+    toml = write(tmp_path, '[data]\nlabels = ["a", "b"]\nepochs = 3\n')
+    with pytest.raises(ConfigError, match=r"epochs: misplaced key in \[data\]; it belongs in "
+                       r"\[optimisation\]"):  # fmt: skip
+        build_config(toml, {})
+    with pytest.raises(ConfigError, match=r"vocab_size: .* in the top level; .* \[tokenizer\]"):
+        build_config(write(tmp_path, "vocab_size = 100\n"), {})
+
+
+def test_sections_and_flat_names_read_the_same_option():
+    config = build_config(None, {"epochs": "2", "tokenizer": "unigram"})
+    assert config.optimisation.epochs == config.epochs == 2
+    assert config.tokenization.tokenizer == config.tokenizer == "unigram"
+    assert config.replace(epochs=4).epochs == 4 and config.epochs == 2
+
+
+def test_help_describes_every_option():
+    from training.config import SECTION_OF, TOP_LEVEL
+
+    text = "\n".join(help_lines())
+    for name in [*SECTION_OF, *TOP_LEVEL]:
+        line = next(
+            ln for ln in text.splitlines() if ln.startswith(f"  --{name.replace('_', '-')} ")
+        )
+        assert len(line.split(None, 2)[2]) > 8, name

@@ -3,7 +3,6 @@ on the validation rows its config carves, recorded in its manifest and card."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from training.recascade import refit_length_rule
 def test_rule_is_chosen_recorded_and_served(model_dir: Path, data_dir: Path) -> None:
     folder = model_dir / "tiny-en"
     before = load_bundle(folder).manifest
-    config = dataclasses.replace(config_from_dict(before.training_config), version="1.0.1")
+    config = config_from_dict(before.training_config).replace(version="1.0.1")
     result = refit_length_rule(folder, config)
     bundle = load_bundle(folder)  # still verifies: every file's sha256 is unchanged
     cascade = bundle.manifest.cascade

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from model.bundle import Truncation
 from model.text import UNK_ID, TextEncoder
-from training.config import NORMALIZER_STEPS, TOKENIZERS, TrainConfig
+from training.config import NORMALIZER_STEPS, TOKENIZERS, config_from_dict
 from training.tokenizer import build_normalizer, token_characters, train_tokenizer
 
 ENGLISH = [
@@ -23,7 +23,7 @@ KOREAN = [
 
 
 def encoder(texts: list[str], max_length: int = 64, head: int = 16, **options) -> TextEncoder:
-    config = TrainConfig(vocab_size=options.pop("vocab_size", 600), **options)
+    config = config_from_dict({"vocab_size": options.pop("vocab_size", 600), **options})
     return TextEncoder(train_tokenizer(texts, config), Truncation(max_length, head))
 
 
@@ -121,6 +121,8 @@ def test_text_without_tokens_becomes_one_unknown(english: TextEncoder):
 
 @pytest.mark.parametrize("kind", TOKENIZERS)
 def test_every_tokenizer_kind_reserves_pad_and_unk(kind: str):
-    config = TrainConfig(tokenizer=kind, vocab_size=700, byte_fallback=kind != "wordpiece")
+    config = config_from_dict(
+        {"tokenizer": kind, "vocab_size": 700, "byte_fallback": kind != "wordpiece"}
+    )
     tokenizer = train_tokenizer(ENGLISH + KOREAN, config)
     assert tokenizer.token_to_id("[PAD]") == 0 and tokenizer.token_to_id("[UNK]") == 1
