@@ -5,13 +5,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint lock protos train-en train-ko bench clean
+.PHONY: run test test-unit lint lock protos train-en train-ko bench clean
 
 run: $(VENV)/.serve  ## set up (first time) and start the service on http://127.0.0.1:8000
 	$(PY) -m app
 
 test: $(VENV)/.dev  ## set up (first time) and run the test suite (no GPU, no network needed)
 	$(PY) -m pytest -m "not docker"
+
+test-unit: $(VENV)/.dev  ## the unit tier: no torch, no ../shared/data, under 20 s
+	$(PY) -m pytest -m unit -q
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -17,6 +17,9 @@ DATA_DIR = Path(os.environ.get("SENTIMENT_DATA_DIR", REPO.parent / "shared" / "d
 # training code, the bundle contract, this file, the data files), so that a session whose key
 # is unchanged copies them instead of training again.
 BUNDLE_CACHE = REPO / ".pytest_cache" / "tiny-bundles"
+# The same two bundles, committed: what the app, bulk and deploy tests serve, so they need
+# neither torch nor the data. `python -m tests.factories` writes them again from today's code.
+FIXTURE_BUNDLES = REPO / "tests" / "fixtures" / "bundles"
 
 # Small, fast settings: a few hundred texts, tiny dimensions, one or two epochs.
 TINY: dict[str, Any] = {
@@ -140,3 +143,19 @@ def tiny_bundles(work: Path) -> Path:
     for part in ("bundles", "runs"):
         shutil.copytree(cached / part, work / part)
     return work / "bundles"
+
+
+def fixture_bundles(work: Path) -> Path:
+    """work/bundles holding the committed tiny-en and tiny-ko (no training, no data)."""
+    shutil.copytree(FIXTURE_BUNDLES, work / "bundles")
+    return work / "bundles"
+
+
+if __name__ == "__main__":  # python -m tests.factories: rebuild the committed fixture bundles
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        built = tiny_bundles(Path(scratch))
+        shutil.rmtree(FIXTURE_BUNDLES, ignore_errors=True)
+        shutil.copytree(built, FIXTURE_BUNDLES)
+    print(f"wrote {FIXTURE_BUNDLES}")

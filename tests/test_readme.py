@@ -13,7 +13,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.factories import REPO
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 EXTENSIONS = "py|onnx|json|md|weights|proto|toml|yaml|yml|html|js|css"
 NAME = re.compile(

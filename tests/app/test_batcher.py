@@ -11,7 +11,7 @@ import pytest
 from app.core.batcher import Batcher, BatchLimits, BatchStats
 from app.core.errors import DeadlineExceeded, Draining, QueueFull
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 
 
 class Recorder:

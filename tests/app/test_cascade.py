@@ -14,7 +14,7 @@ from app.core.scoring import bucketed_probabilities
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 TEXTS = [
     "awful",
     "A wonderful film with great acting and a moving story. " * 6,

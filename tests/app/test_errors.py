@@ -8,6 +8,8 @@ import pytest
 from app.core import errors
 from app.http import error_handlers
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 @pytest.mark.parametrize(
     ("exc", "status", "kind"),

@@ -14,7 +14,7 @@ from bench.faithfulness import without as without_words
 from model.text import UNK_ID
 from tests.app.conftest import make_settings, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 TEXT = "A wonderful, moving film. I didn't like the ending!!!"
 
 

@@ -20,7 +20,7 @@ from app.v2.tensor_codec import decode_bytes_tensor, encode_bytes_tensor
 from tests.app.conftest import make_settings, serving
 from tests.support import free_port
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 Stub = pb2_grpc.GRPCInferenceServiceStub
 TEXTS = ["a wonderful film", "dull and much too long"]
 

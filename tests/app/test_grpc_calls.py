@@ -15,7 +15,7 @@ import pytest
 from app.v2.proto import grpc_predict_v2_pb2 as pb2
 from tests.app.test_grpc import grpc_stub, infer_request
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
 

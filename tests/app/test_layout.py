@@ -19,6 +19,8 @@ import pytest
 
 from tests.factories import REPO
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 APP = REPO / "app"
 LAYERS = ("core", "ops", "http", "v2")  # bottom to top
 TOP = {"app", "app.main", "app.__main__"}  # the package itself and the composition root

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 
 import orjson
+import pytest
 
 from app.ops.logs import JsonFormatter, RequestIdFilter, request_id_var
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 
 def format_record(message: str, **extra: object) -> dict:

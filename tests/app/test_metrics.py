@@ -8,6 +8,8 @@ from app.core.batcher import BatchStats
 from app.core.scoring import Scores
 from app.ops.metrics import Metrics
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels)

@@ -11,7 +11,7 @@ import pytest
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 
 
 async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:

@@ -17,7 +17,7 @@ from tests.app.conftest import make_settings, serving
 from tests.app.test_grpc import grpc_stub, infer_request
 from tests.support import spy_on_compare_digest
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 ADMIN_KEY = "admin-s3cret"
 API_KEY = "api-s3cret"
 CONTROL_ROUTES = [

@@ -11,7 +11,7 @@ from app.core.settings import Settings
 from app.main import create_app
 from tests.app.conftest import serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 # served, and deliberately not in the document: the document itself, its two pages, the playground
 UNDOCUMENTED = {
     ("get", "/openapi.json"),

@@ -10,7 +10,7 @@ import pytest
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 
 
 async def test_health_is_200(client: httpx.AsyncClient) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from app.http.parsing import json_content
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 
 
 @pytest.mark.parametrize(

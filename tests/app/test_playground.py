@@ -11,7 +11,7 @@ import pytest
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 # src= or href= pointing off this origin (a scheme or a protocol-relative //host)
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:[a-z]+:)?//""", re.IGNORECASE)
 

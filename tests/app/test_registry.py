@@ -11,6 +11,8 @@ from app.core.registry import LoadPlan, StartupError, load_registry
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 PLAN = LoadPlan()
 
 

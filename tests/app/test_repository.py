@@ -15,7 +15,7 @@ from app.core.settings import Settings
 from app.main import create_app
 from tests.app.conftest import make_settings, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 INFER = "/v2/models/tiny-en/infer"
 BODY = {"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": ["good", "bad"]}]}
 ADMIN_KEY = "admin-s3cret"

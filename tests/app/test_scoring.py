@@ -15,6 +15,8 @@ from model.cascade import FAST, FULL, NO_CASCADE, CascadeRule
 from model.runtime import softmax
 from model.text import pad_batch
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 TEXTS = ["bad", "a fine film " * 30, "great", "dull and long " * 8, "ok " * 50, "meh"]
 
 

@@ -12,7 +12,7 @@ from app.main import create_app
 from tests.app.conftest import make_settings, serving
 from tests.support import spy_on_compare_digest
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 KEY = "s3cret-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
 

@@ -13,6 +13,8 @@ from app.core.settings import Settings
 from app.ops.metrics import Metrics
 from model.runtime import usable_cpus
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def make(**values: object) -> Service:
     return Service(Settings(model_dir=Path("/nowhere"), **values), Metrics())

@@ -16,6 +16,8 @@ from app.core.session import (
     open_session,
 )
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def test_default_threads_leave_one_cpu_for_the_event_loop() -> None:
     assert [default_intra_op_threads(n) for n in (1, 2, 8)] == [1, 1, 7]

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 from app.core.settings import DEFAULT_MODEL_DIR, Settings
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def test_defaults() -> None:
     settings = Settings()

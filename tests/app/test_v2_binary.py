@@ -15,7 +15,7 @@ from app.main import create_app
 from app.v2.tensor_codec import HEADER, decode_bytes_tensor, encode_bytes_tensor
 from tests.app.conftest import make_settings, serving
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 URL = "/v2/models/tiny-en/infer"
 TEXTS = ["a wonderful film", "dull and much too long"]
 

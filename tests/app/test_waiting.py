@@ -11,7 +11,7 @@ from app.core.batcher import Batcher, BatchLimits
 from app.core.errors import DeadlineExceeded
 from app.core.waiting import ClientGone, gather_entries, wait_for_client_gone
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 
 
 def slow_double(items: list[int]) -> list[int]:

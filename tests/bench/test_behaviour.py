@@ -16,6 +16,8 @@ from bench.behaviour import Case, english_suite, korean_suite, run_suite
 from model.bundle import load_bundle
 from tests.factories import REPO
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 SHIPPED = REPO / "model" / "bundles"
 FLOORS: dict[str, dict[str, float]] = {
     "sentiment-en": {

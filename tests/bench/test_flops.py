@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.flops import flops_per_token, gflops
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 BASE = {
     "arch": "lstm",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.goals import batching, efficiency, latency, table, vs_naive
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 
 def run(system: str, bodies: str, concurrency: int, rps: float, p50: float, p99: float) -> dict:

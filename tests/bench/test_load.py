@@ -12,6 +12,8 @@ from bench.bodies import request_bodies
 from bench.load import batch_totals, merge_rounds, system_specs, variant_spec
 from bench.servers.launch import cpu_per_request, tree_rss_mb
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 METRICS = """# HELP sentiment_batch_size Texts per batch
 sentiment_batch_size_bucket{le="1.0",model="a"} 3.0
 sentiment_batch_size_count{model="a"} 10.0

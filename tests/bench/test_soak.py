@@ -6,6 +6,8 @@ import pytest
 
 from bench.soak import summarise, trend
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def sample(t_s: float, rss_mb: float, p99: float) -> dict:
     latency = {"p50": p99 / 3, "p90": p99 / 2, "p99": p99}

@@ -14,6 +14,8 @@ import pytest
 
 from bench.wrk import MARKER, lua_script, lua_string, parse_output, run_wrk
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 SAMPLE = (
     "Running 1s test @ http://127.0.0.1:1/predict\n"
     f'{MARKER}{{"requests":300,"duration_us":1500000,"bytes":9000,'

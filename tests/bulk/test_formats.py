@@ -10,6 +10,8 @@ import pytest
 
 from app.bulk.formats import InputError, Source, file_kind
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def chunks(path: Path, column: str = "text", size: int = 2, skip: int = 0) -> list:
     return list(Source(path, column, size).chunks(skip))

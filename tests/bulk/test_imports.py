@@ -6,7 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.factories import REPO
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 OPTIONAL = {"ray", "pyarrow"}
 

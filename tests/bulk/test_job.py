@@ -16,6 +16,8 @@ from app.bulk.job import Options, run
 from app.bulk.writers import OutputError
 from tests.bulk.conftest import LABELS, FakeScorer, fake_result
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 TEXTS = [f"text number {i} " + "x" * (i % 11) for i in range(25)]
 
 

@@ -24,6 +24,7 @@ def scorer(bundles_root: Path):
     scorer.close()
 
 
+@pytest.mark.unit
 def test_answers_are_the_services(scorer, bundles_root: Path) -> None:
     served = load_model(bundles_root / "tiny-en", LoadPlan())
     expected = served.score_batch([Job(t, full_model=False) for t in TEXTS])
@@ -35,6 +36,7 @@ def test_answers_are_the_services(scorer, bundles_root: Path) -> None:
         assert result.path == want.path  # tiny-en has a cascade
 
 
+@pytest.mark.unit
 def test_describe_reads_the_manifest_without_loading(bundles_root: Path) -> None:
     info = describe_model(ScorerConfig(model="tiny-en", model_dir=bundles_root))
     labels = ["negative", "neutral", "positive"]

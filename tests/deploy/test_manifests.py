@@ -31,6 +31,8 @@ from app.core.settings import Settings
 from app.main import create_app
 from tests.factories import REPO
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 K8S_VERSION = "1.33"  # one of the versions kubernetes-validate bundles (autoscaling/v2: >= 1.23)
 DEPLOY = REPO / "deploy"
 KSERVE_KINDS = {

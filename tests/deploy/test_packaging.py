@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.factories import REPO
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 SERVING_EXTRAS = ("api", "serve", "gpu")

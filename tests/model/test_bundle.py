@@ -14,6 +14,8 @@ from model.bundle import (
     write_manifest,
 )
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def make_bundle(folder: Path, name: str = "demo") -> Path:
     folder.mkdir(parents=True)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from model.cascade import NO_CASCADE, CascadeRule
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 
 def test_rows_at_or_above_the_threshold_are_confident() -> None:

@@ -6,8 +6,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from model.runtime import cgroup_cpu_limit, softmax, usable_cpus
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 
 def test_cgroup_v2_quota(tmp_path: Path) -> None:

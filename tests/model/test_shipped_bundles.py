@@ -16,6 +16,8 @@ import pytest
 from model.bundle import load_bundle
 from tests.factories import REPO
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 BUNDLES = REPO / "model" / "bundles"
 # (bundle, evaluation set, metric, the 2.0.0 release's figure rounded down)
 TARGETS = [

@@ -39,11 +39,11 @@ def test_bad_data_file_is_reported_with_its_line(tmp_path: Path, capsys: pytest.
     assert "bad.tsv:3: unknown or missing label 'maybe'" in capsys.readouterr().err
 
 
-def test_evaluate_writes_metrics_and_plots(bundles_root: Path, tmp_path: Path):
+def test_evaluate_writes_metrics_and_plots(trained_root: Path, tmp_path: Path):
     bundle = tmp_path / "tiny-en"
     import shutil
 
-    shutil.copytree(bundles_root / "tiny-en", bundle)
+    shutil.copytree(trained_root / "tiny-en", bundle)
     sample = write_lines(
         tmp_path / "sample.tsv",
         [
@@ -55,7 +55,7 @@ def test_evaluate_writes_metrics_and_plots(bundles_root: Path, tmp_path: Path):
         ],
     )
     out = tmp_path / "reports"
-    run = bundles_root.parent / "runs" / "tiny-en"
+    run = trained_root.parent / "runs" / "tiny-en"
     argv = [
         "evaluate",
         "--bundle",

@@ -4,6 +4,8 @@ import pytest
 
 from training.config import ConfigError, DataFile, build_config, help_lines
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 
 def write(tmp_path: Path, text: str) -> str:
     path = tmp_path / "run.toml"

@@ -110,10 +110,10 @@ def test_verification_needs_rows_of_different_lengths(tmp_path: Path):
         verify_export(model, path, [[5, 6], [7, 8]], 2)
 
 
-def test_bundle_weights_read_back_into_torch_give_the_same_logits(bundles_root: Path):
+def test_bundle_weights_read_back_into_torch_give_the_same_logits(trained_root: Path):
     from training.onnx_import import load_torch_model
 
-    bundle = bundles_root / "tiny-en"
+    bundle = trained_root / "tiny-en"
     model = load_torch_model(bundle)
     ids = pad_batch(ROWS)
     expected = run_logits(cpu_session(bundle / "model.onnx"), ids)

@@ -7,6 +7,8 @@ from model.text import UNK_ID, TextEncoder
 from training.config import NORMALIZER_STEPS, TOKENIZERS, config_from_dict
 from training.tokenizer import build_normalizer, token_characters, train_tokenizer
 
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
 ENGLISH = [
     "This movie was great!<br /><br />I loved the acting :)",
     "A dull, boring film. The plot made no sense :(",
