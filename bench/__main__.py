@@ -12,9 +12,8 @@ import sys
 
 # command -> (module, what it measures)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "all": ("bench.run_all", "the whole suite: model speed, accuracy, load, charts, goals"),
+    "all": ("bench.run_all", "the whole suite: model speed, quality, load, charts, goals"),
     "load": ("bench.load", "the services under load with wrk, beside the model alone"),
-    "accuracy": ("bench.accuracy", "accuracy and offline speed on the official test splits"),
     "model-speed": ("bench.model_speed", "ONNX Runtime (and torch) over batch x length grids"),
     "gemm-peak": ("bench.gemm_peak", "the machine's fp32 GEMM peak, the yardstick of model speed"),
     "alternatives": ("bench.alternatives", "other architectures and tokenizers, trained alike"),
@@ -22,7 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "soak": ("bench.soak", "minutes of steady load: memory, errors, latency drift"),
     "bodies": ("bench.bodies", "write request bodies from a test set for wrk"),
     "offline": ("bench.offline", "the model alone on a bodies file, no HTTP"),
-    "quality": ("bench.quality", "every system on every test set and the behaviour suite"),
+    "quality": (
+        "bench.quality",
+        "every system on every test set, offline speed, and the behaviour suite",
+    ),
     "everyday": ("bench.everyday", "twenty everyday sentences through each system, side by side"),
     "protocols": ("bench.protocols", "/predict, v2 JSON, v2 binary and gRPC at 1/16/64 callers"),
     "explain": ("bench.explain", "/explain latency and the deletion (faithfulness) test"),

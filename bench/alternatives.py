@@ -5,7 +5,7 @@ accuracy comes from the bundle manifest (ONNX Runtime on the official test split
 time from the run. Finished variants are skipped and interrupted ones resumed, so the script can
 be stopped and restarted. Prints a table and writes JSON, Markdown and a PNG chart.
 
-    python bench/alternatives.py --base configs/sentiment-en.toml --suite en --out docs/results
+    python bench/alternatives.py --base configs/sentiment-en.toml --suite en --out bench/results
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="base TOML config")
     parser.add_argument("--suite", required=True, choices=sorted(SUITES))
     parser.add_argument("--work", type=Path, default=Path("runs/alternatives"))
-    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     parser.add_argument("--epochs", type=int, help="epochs for every variant (default: base's)")
     args = parser.parse_args()

@@ -34,12 +34,6 @@ def write_bodies(data_dir: Path, name: str, count: int, with_model: bool) -> dic
     return paths
 
 
-def lua_from_json(source: Path, target: Path, path: str = "/predict") -> Path:
-    """The Lua script for a JSON list of bodies made elsewhere."""
-    target.write_text(lua_script(json.loads(source.read_text()), path))
-    return target
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)

@@ -11,7 +11,7 @@ import os
 import platform
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,25 @@ TRAIN_FILES = {
     "sentiment-en": "imdb/train.tsv.gz",
     "sentiment-ko": "nsmc/ratings_train.txt.gz",
 }
+
+
+# the quality reports' test sets that the load test's bodies come from, by their short names
+QUALITY_SETS = {"imdb-test": "imdb", "sst2-sent_test": "sst2", "nsmc-ratings_test": "nsmc"}
+
+
+def offline_accuracy() -> dict[str, Any] | None:
+    """{"systems": {system: {imdb|sst2|nsmc: {accuracy, texts_per_s}}}} from the last
+    `bench quality` reports (quality-en.json, quality-ko.json); the bundle's name reads "lstm"."""
+    systems: dict[str, dict[str, Any]] = {}
+    for language in ("en", "ko"):
+        report = read_json(f"quality-{language}") or {"sets": {}}
+        for set_name, rows in report["sets"].items():
+            for system, record in rows.items() if set_name in QUALITY_SETS else ():
+                name = system.replace(report["bundle"], "lstm").lower()
+                if "texts_per_s" not in record:  # reports written before speed was recorded
+                    record = {**record, "texts_per_s": record["n"] / record["seconds"]}
+                systems.setdefault(name, {})[QUALITY_SETS[set_name]] = record
+    return {"systems": systems} if systems else None
 
 
 def load_average() -> float:
@@ -112,16 +131,3 @@ def read_train_set(data_dir: Path, model: str, limit: int | None = None) -> tupl
         keep = sorted(random.Random(0).sample(range(len(texts)), limit))
         texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
     return texts, labels
-
-
-def timed_rate(work: Callable[[], int], min_seconds: float, max_rounds: int = 1000) -> float:
-    """Items per second of `work` (which returns how many items it did), repeated until
-    `min_seconds` have passed or `max_rounds` rounds ran; one untimed warm-up round first."""
-    work()
-    done, rounds, started = 0, 0, time.perf_counter()
-    while rounds < max_rounds:
-        done += work()
-        rounds += 1
-        if time.perf_counter() - started >= min_seconds:
-            break
-    return done / (time.perf_counter() - started)

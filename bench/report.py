@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import RESULTS, read_json
+from bench.common import RESULTS, offline_accuracy, read_json
 
 
 def load_table(load: dict[str, Any]) -> list[str]:
@@ -120,7 +120,7 @@ def sizes_table(speed: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    load, speed, accuracy = read_json("load"), read_json("model_speed"), read_json("accuracy")
+    load, speed, accuracy = read_json("load"), read_json("model_speed"), offline_accuracy()
     parts: list[str] = []
     if load:
         parts += ["### Service under load", *load_table(load), ""]

@@ -1,7 +1,8 @@
 """The whole benchmark suite in one command, each part a separate process (so one part's threads
-and memory never colour the next): model speed, accuracy, service under load with offline
-rates, then the charts and the goals table. On a quiet machine `--quick` takes ~5 minutes; the
-full run (20 s per system and point) ~25 minutes.
+and memory never colour the next): model speed, quality (every system's scores and offline
+speed, one thread), service under load with offline rates, then the charts and the goals table.
+On a quiet machine `--quick` takes ~5 minutes; the full run (20 s per system and point) ~25
+minutes.
 
     python -m bench all [--quick] [--data-dir ../shared/data] [--model-dir model/bundles]
 """
@@ -27,6 +28,12 @@ def step(name: str, *args: str) -> float:
     return time.perf_counter() - started
 
 
+def quality_of(model_dir: Path, language: str) -> list[str]:
+    """bench quality's options for a shipped bundle: the bundle and its training config."""
+    name = f"sentiment-{language}"
+    return ["--bundle", str(model_dir / name), "--config", str(REPO / "configs" / f"{name}.toml")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -46,7 +53,10 @@ def main() -> None:
     baseline = ["--baseline", str(args.baseline)] if args.baseline else []
     spent = {
         "model_speed": step("model-speed", *en, *quick),
-        "accuracy": step("accuracy", *data, *models, *quick),
+        "quality": sum(
+            step("quality", *data, *quick, "--threads", "1", *quality_of(args.model_dir, lang))
+            for lang in ("en", "ko")
+        ),
         "load": step("load", *data, *models, *quick, "--systems", *systems, *baseline),
     }
     step("plots")

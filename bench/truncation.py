@@ -18,16 +18,44 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.accuracy import lstm_predictor
-from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, REPO, read_test_set
+from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, REPO, RESULTS, read_test_set
 from model.bundle import Truncation
 
 # (max_length, head_tokens): head_tokens = max_length keeps the head only, 0 the tail only
 CUTS = [(length, head) for length in (128, 256, 512) for head in (length, length // 4, 0)]
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+Predict = Callable[[list[str]], list[int]]
+BATCH = 32
+
+
+def lstm_predictor(bundle_dir: Path, variant: str, truncation: Truncation | None = None) -> Predict:
+    """Tokenize and run in batches of 32 exactly as the service's batch worker does; with
+    `truncation`, long texts are cut that way instead of the bundle's. The served path: the
+    bundle's cascade where it has one."""
+    from app.core.registry import LoadPlan, load_model
+    from model.text import TextEncoder
+
+    worker = load_model(bundle_dir, LoadPlan(variant))
+    manifest = worker.bundle.manifest
+    encoder = TextEncoder.from_file(worker.bundle.tokenizer_path, truncation or manifest.truncation)
+    # the test sets here are binary (0 = negative, 1 = positive): a 3-label bundle is scored on
+    # the two labels a binary set maps onto, P(positive) against P(negative)
+    binary = manifest.binary_labels or manifest.labels[:2]
+    columns = [manifest.labels.index(label) for label in binary]
+
+    def predict(texts: list[str]) -> list[int]:
+        labels = []
+        for start in range(0, len(texts), BATCH):
+            rows = [e.ids for e in encoder.encode_batch(texts[start : start + BATCH])]
+            probs = worker.scorer.score(rows, [False] * len(rows)).probabilities
+            labels += [int(p[columns[1]] > p[columns[0]]) for p in probs]
+        return labels
+
+    return predict
 
 
 def rule(length: int, head: int) -> str:
@@ -184,7 +212,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLES / "sentiment-en")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--quick", action="store_true", help="2,000 reviews instead of 25,000")
-    parser.add_argument("--out", type=Path, default=DOCS)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--curve", action="store_true", help="accuracy against cost, validation")
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "sentiment-en.toml")
     args = parser.parse_args()

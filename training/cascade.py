@@ -27,7 +27,6 @@ import torch
 from torch import Tensor, nn
 
 from model.cascade import NO_CASCADE, CascadeRule
-from training.mix import balanced_weights
 from training.models import SentimentClassifier, mix_logits
 from training.prepare import EncodedSplit
 from training.quality import labels_in, restrict
@@ -208,7 +207,3 @@ def length_rule(files: list[FileOutcome], threshold: float) -> dict[str, Any]:
         "fast_by_length": {f"<={upper}": [n, k] for upper, (n, k) in buckets.items()},
         "validation": validation,
     }
-
-
-def validation_weights(files: list[EncodedSplit]) -> Tensor:
-    return balanced_weights(files, balance_labels=True)

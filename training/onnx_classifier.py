@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from model.bundle import Bundle, load_bundle
+from model.bundle import Bundle
 from model.cascade import CascadeRule
 from model.runtime import cpu_session, run_logits, softmax
 from model.text import TextEncoder, pad_batch
@@ -39,10 +38,6 @@ class OnnxClassifier:
         self.fast = cpu_session(bundle.fast_path, threads) if cascade and bundle.fast_path else None
         self.rule = CascadeRule.from_manifest(bundle.manifest.cascade)
         self.rows_seen = self.rows_fast = 0  # cascade counters, for the fast fraction
-
-    @classmethod
-    def from_dir(cls, directory: Path | str, variant: str | None = None) -> OnnxClassifier:
-        return cls(load_bundle(directory), variant)
 
     def probabilities_for_rows(
         self, rows: Sequence[Sequence[int]], batch_size: int = 64

@@ -1,7 +1,7 @@
 """The behavioural suite (bench/behaviour.py): its shape, and the shipped bundles' pass rate per
 capability held above a floor (the served path: cascade included).
 
-The floors are the rates measured when the bundles were exported (docs/results/quality-*.json),
+The floors are the rates measured when the bundles were exported (bench/results/quality-*.json),
 rounded down to the next 5 points, so a bundle or tokenizer change that breaks a capability
 fails here; the 85% goal of the models issue is reported in docs/training.md, not asserted.
 """

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.factories import REPO
+from tests.support import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -50,12 +50,6 @@ def require_engine(env: dict[str, str]) -> None:
         subprocess.run(["docker", "version"], env=env, capture_output=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.fail(f"no Docker engine is reachable (`docker version`: {exc}); {ENGINE_HINT}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def compose_env(port: int) -> dict[str, str]:
