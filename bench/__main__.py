@@ -21,10 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "soak": ("bench.soak", "minutes of steady load: memory, errors, latency drift"),
     "bodies": ("bench.bodies", "write request bodies from a test set for wrk"),
     "offline": ("bench.offline", "the model alone on a bodies file, no HTTP"),
-    "quality": (
-        "bench.quality",
-        "every system on every test set, offline speed, and the behaviour suite",
-    ),
+    "quality": ("bench.quality", "every system on every test set, texts/s, the behaviour suite"),
     "everyday": ("bench.everyday", "twenty everyday sentences through each system, side by side"),
     "protocols": ("bench.protocols", "/predict, v2 JSON, v2 binary and gRPC at 1/16/64 callers"),
     "explain": ("bench.explain", "/explain latency and the deletion (faithfulness) test"),

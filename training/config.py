@@ -179,7 +179,7 @@ class ModelSection(_Section):
         1, description="recurrent members, trained one after another and mixed (an ensemble)"
     )
     share_embedding: bool = Field(
-        False, description="later members reuse the first one's embedding (smaller file)"
+        False, description="later members reuse the first one's embedding"
     )
     char_members: int = Field(
         0, description="of the members, how many (the last) read characters instead of tokens"
@@ -264,9 +264,7 @@ class ExportSection(_Section):
     int8_tolerance: float = Field(
         0.5, description="accuracy points int8 may lose and still be the default"
     )
-    cascade: bool = Field(
-        True, description="also export the n-gram member alone as a fast path (needs one)"
-    )
+    cascade: bool = Field(True, description="also export the n-gram member alone as a fast path")
     cascade_max_drop: float = Field(
         0.002, description="share of texts the cascade may answer unlike the full model"
     )
