@@ -506,16 +506,12 @@ def load_toml(path: Path | str) -> dict[str, Any]:
 
 def build_config(toml_path: str | None, flags: dict[str, str]) -> TrainConfig:
     """Defaults, then the TOML file (sections, typed values), then flags (text, by type)."""
-    values: dict[str, Any] = {}
-    if toml_path:
-        values = load_toml(toml_path)
-        _validate(values, strict=True, source=str(toml_path))
+    values = load_toml(toml_path) if toml_path else {}
+    config = _validate(values, strict=True, source=str(toml_path or ""))
+    if not flags:
+        return config
     parsed = {key: _parse_flag(key.replace("-", "_"), v) for key, v in flags.items()}
-    return (
-        _validate(_merge(values, _nest(parsed)), strict=False)
-        if flags
-        else _validate(values, strict=True)
-    )
+    return _validate(_merge(values, _nest(parsed)), strict=False)
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
