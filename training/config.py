@@ -422,6 +422,10 @@ def _message(error: dict[str, Any]) -> str:
         return f"{names[0]}: unknown key(s) [{field!r}] in a file table; known: {known}"
     if base in _TYPE_NAMES:
         return f"{prefix}{field}: expected {_TYPE_NAMES[base]}, got {got!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type") and field in SECTIONS:
+        if field in SECTION_OF:  # [tokenizer]'s own `tokenizer` key, written above the section
+            return f"{field}: misplaced key at the top level; it belongs in [{SECTION_OF[field]}]"
+        return f"{field}: a section, not a value; write its keys under a [{field}] line"
     if kind == "list_type":
         return f"{field}: expected a list of strings (a file may also be a table), got {got!r}"
     if kind == "literal_error":
@@ -465,6 +469,8 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
             nested.setdefault(SECTION_OF[name], {})[name] = value
         elif name in TOP_LEVEL:
             nested[name] = value
+        elif name in SECTIONS:
+            raise ConfigError(f"{key}: a section, not an option; set its options one by one")
         else:
             raise ConfigError(_unknown_key((key,)))
     return nested

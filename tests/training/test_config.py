@@ -146,6 +146,8 @@ def test_a_misplaced_key_is_refused_naming_it_and_its_section(tmp_path: Path):
         build_config(toml, {})
     with pytest.raises(ConfigError, match=r"vocab_size: .* in the top level; .* \[tokenizer\]"):
         build_config(write(tmp_path, "vocab_size = 100\n"), {})
+    with pytest.raises(ConfigError, match=r"tokenizer: misplaced key at the top level; .*"):
+        build_config(write(tmp_path, 'tokenizer = "bpe"\n'), {})  # the key, not the section
 
 
 def test_sections_and_flat_names_read_the_same_option():
