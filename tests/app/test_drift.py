@@ -81,3 +81,14 @@ async def test_grpc_infer_counts(bundles_root: Path) -> None:
         await stub.ModelInfer(infer_request(["a wonderful film", "dull"], model="tiny-ko"))
         text = (await client.get("/metrics")).text
         assert counted(text, "tiny-ko") == 2
+
+
+def test_a_reloaded_model_keeps_counting_and_new_labels_start_again() -> None:
+    metrics = Metrics()
+    metrics.prediction_observer("m", ["negative", "positive"])([[0.9, 0.1]], ["full"], [3])
+    metrics.prediction_observer("m", ["negative", "positive"])([[0.8, 0.2]], ["full"], [3])
+    labels = {"model": "m", "label": "negative", "path": "full"}
+    assert sample(metrics, "sentiment_predictions_total", **labels) == 2  # monotonic
+    metrics.prediction_observer("m", ["neg", "neu", "pos"])([[0.1, 0.8, 0.1]], ["full"], [3])
+    assert sample(metrics, "sentiment_predictions_total", **labels) is None
+    assert sample(metrics, "sentiment_predictions_total", model="m", label="neu", path="full") == 1
