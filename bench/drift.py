@@ -18,6 +18,7 @@ import argparse
 import itertools
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -236,6 +237,8 @@ def run(normal_minutes: float, shift_minutes: float, rate: float, data_dir: Path
 
 
 def main() -> None:
+    # SIGTERM ends the run like Ctrl-C: the server and Prometheus are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--normal-minutes", type=float, default=10)
     parser.add_argument("--shift-minutes", type=float, default=10)
