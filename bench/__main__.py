@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "everyday": ("bench.everyday", "twenty everyday sentences through each system, side by side"),
     "protocols": ("bench.protocols", "/predict, v2 JSON, v2 binary and gRPC at 1/16/64 callers"),
     "explain": ("bench.explain", "/explain latency and the deletion (faithfulness) test"),
+    "drift": ("bench.drift", "the drift alerts: 10 minutes of normal traffic, then shifted"),
     "bulk": ("bench.bulk", "python -m app.bulk rows/s, local and on Ray"),
     "plots": ("bench.plots", "charts from the results"),
     "goals": ("bench.goals", "the goals table from the results"),

@@ -79,6 +79,9 @@ class Manifest:
     library_versions: dict[str, str] = field(default_factory=dict)
     # the teacher whose logits trained the model, and the transfer set's make-up; {} = none
     distillation: dict[str, Any] = field(default_factory=dict)
+    # drift baseline measured on validation rows (`model.drift.compute_baseline`): label shares
+    # of the served predictions, mean top probability, length buckets; {} = none (older bundles)
+    baseline: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     format_version: int = FORMAT_VERSION

@@ -1,4 +1,4 @@
-"""`python -m training {train,export,evaluate}`: the offline half's command line."""
+"""`python -m training {train,export,evaluate,baseline,...}`: the offline half's command line."""
 
 from __future__ import annotations
 
@@ -56,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     lengths.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
     lengths.add_argument(
         "--config", required=True, help="the TOML it was trained with (data, version, notes)"
+    )
+    baseline = commands.add_parser(
+        "baseline",
+        help="measure a bundle's drift baseline on its validation rows into its manifest",
+    )
+    baseline.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    baseline.add_argument(
+        "--config", required=True, help="the TOML it was trained with (its validation rows)"
+    )
+    baseline.add_argument(
+        "--max-rows", type=int, default=0, help="at most this many rows per file (default: all)"
     )
     from training.teacher import cli as teacher_cli
 
@@ -146,6 +157,14 @@ def _cascade_lengths(args: argparse.Namespace) -> None:
     print(refit_length_rule(args.bundle, build_config(args.config, {})))
 
 
+def _baseline(args: argparse.Namespace) -> None:
+    from training.baseline import write_baseline
+
+    baseline = write_baseline(args.bundle, build_config(args.config, {}), args.max_rows)
+    summary = {k: baseline[k] for k in ("rows", "label_shares", "mean_confidence")}
+    print(f"{args.bundle}: baseline written: {summary}")
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from training.evaluate import evaluate_file, plot_run, record_metrics
     from training.onnx_classifier import OnnxClassifier
@@ -190,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             _export(args)
         elif args.command == "cascade-lengths":
             _cascade_lengths(args)
+        elif args.command == "baseline":
+            _baseline(args)
         elif args.command == "teacher":
             from training.teacher import cli as teacher_cli
 

@@ -18,6 +18,7 @@ from model.bundle import (
     INT8_MODEL_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
+    Bundle,
     Manifest,
     Variant,
     write_manifest,
@@ -25,6 +26,7 @@ from model.bundle import (
 from model.runtime import cpu_session, run_logits
 from model.text import PAD_ID, TextEncoder, pad_batch
 from training import checkpoint
+from training.baseline import measure_baseline
 from training.card import render_card
 from training.cascade import (
     FAST_FILE,
@@ -252,6 +254,9 @@ def export_bundle(
     held = {f"validation:{name}": data for name, data in validation.items()}
     _measure(staging, manifest, config, {**held, **read_test_sets(config)})
     manifest.default_variant = choose_default(manifest, config)
+    texts = {name: data.texts for name, data in validation.items()}
+    source = f"validation rows of {config.name} {config.version} (all)"
+    manifest.baseline = measure_baseline(Bundle(staging, manifest), texts, source)
     (staging / CARD_FILE).write_text(render_card(manifest), encoding="utf-8")
     write_manifest(staging, manifest)
     shutil.rmtree(out_dir, ignore_errors=True)

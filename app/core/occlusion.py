@@ -102,7 +102,8 @@ async def score_rows(
     """One `Scored` per token-id row, through the model's batcher in one submission, all on the
     full model: an explanation compares variants of one text, so they must take the same graph.
     The one place where /explain meets the scoring machinery."""
-    jobs = [Job(as_payload(row), full_model=True) for row in rows]
+    # not counted in the drift metrics: occlusion variants are not traffic
+    jobs = [Job(as_payload(row), full_model=True, counted=False) for row in rows]
     entries = model.batcher.submit(jobs, [len(row) for row in rows], deadline)
     scored: list[Scored] = await gather_entries(entries, deadline)
     times = StageTimes(

@@ -124,6 +124,9 @@ def load_model(folder: Path, plan: LoadPlan) -> ModelWorker:
         plan.limits,
         on_batch=metrics.batch_observer(bundle.name) if metrics else None,
         on_scores=metrics.scores_observer(bundle.name) if metrics else None,
+        on_predictions=(
+            metrics.prediction_observer(bundle.name, bundle.manifest.labels) if metrics else None
+        ),
     )
     warm_up(worker)
     return worker

@@ -73,6 +73,7 @@ class Service:
         self.load_finished = asyncio.Event()  # set when loading ended, well or not
         self._loader: asyncio.Task[None] | None = None
         metrics.watch_service(self.queue_depths, settings.max_queue, lambda: self.ready)
+        metrics.watch_baselines(self.baselines)
 
     @property
     def ready(self) -> bool:
@@ -121,6 +122,12 @@ class Service:
         if self.registry is None:
             return {}
         return {n: m.batcher.depth for n, m in self.registry.models.items()}
+
+    def baselines(self) -> dict[str, dict]:
+        """Each served model's manifest baseline (read at scrape time: follows model control)."""
+        if self.registry is None:
+            return {}
+        return {n: m.bundle.manifest.baseline for n, m in self.registry.models.items()}
 
     def start(self) -> None:
         self._loader = asyncio.get_running_loop().create_task(self._load(), name="load-models")

@@ -37,6 +37,8 @@ OFFLOAD_CHARS = 4096
 # Batch sizes in padded tokens are estimated for untokenized texts at one token per 3
 # characters (English BPE averages ~4.3, Korean ~2.5); the estimate only shapes batches.
 CHARS_PER_TOKEN = 3
+# Drift metrics callback: answered texts' probabilities [N, C], paths [N] and token counts [N]
+Predictions = Callable[[list[list[float]], list[str], list[int]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class Job:
 
     text: str | EncodedText
     full_model: bool  # the request asked for the full graph, whatever the cascade says
+    counted: bool = True  # counts in the drift metrics (/explain's variants do not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +98,13 @@ class ModelWorker:
         limits: BatchLimits,
         on_batch: Callable[[BatchStats], None] | None = None,
         on_scores: Callable[[Scores], None] | None = None,
+        on_predictions: Predictions | None = None,
     ) -> None:
         self.bundle = bundle
         self.encoder = encoder
         self.scorer = scorer
         self._on_scores = on_scores
+        self._on_predictions = on_predictions
         self.batcher: Batcher[Job, Scored] = Batcher(
             self.score_batch, limits, name=bundle.name, on_batch=on_batch
         )
@@ -225,10 +230,27 @@ class ModelWorker:
         scores = self.scorer.score([e.ids for e in encoded], [j.full_model for j in jobs])
         if self._on_scores is not None:
             self._on_scores(scores)
+        if self._on_predictions is not None:
+            self._observe_predictions(self._on_predictions, jobs, encoded, scores)
         return [
             Scored(p, e, path, tokenize_s, scores.inference_s)
             for p, e, path in zip(scores.probabilities, encoded, scores.paths, strict=True)
         ]
+
+    @staticmethod
+    def _observe_predictions(
+        observe: Predictions, jobs: list[Job], encoded: list[EncodedText], scores: Scores
+    ) -> None:
+        """Hand the counted rows' probabilities, paths and token counts to the drift metrics."""
+        lengths = [len(e) for e in encoded]
+        if all(j.counted for j in jobs):
+            observe(scores.probabilities, scores.paths, lengths)
+            return
+        rows = [i for i, j in enumerate(jobs) if j.counted]
+        if rows:
+            probabilities, paths = scores.probabilities, scores.paths
+            observe([probabilities[i] for i in rows], [paths[i] for i in rows],
+                    [lengths[i] for i in rows])  # fmt: skip
 
     def _cascade_info(self) -> dict[str, Any] | None:
         cascade = self.bundle.manifest.cascade

@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.core.batcher import BatchStats
+from app.ops.drift import Baselines, DriftCollector
 from model.cascade import FAST, FULL
 
 if TYPE_CHECKING:
@@ -137,6 +138,9 @@ class Metrics:
             registry=r,
         )
         self._children: dict[tuple, object] = {}
+        # drift signals (predictions by label, confidence, tokens per text, baselines)
+        self.drift = DriftCollector()
+        r.register(self.drift)
 
     def watch_service(
         self, depths: Callable[[], dict[str, int]], capacity: int, ready: Callable[[], bool]
@@ -193,6 +197,17 @@ class Metrics:
                 full.inc(len(scores.paths) - answered_fast)
 
         return observe
+
+    def prediction_observer(
+        self, model: str, labels: list[str]
+    ) -> Callable[[list[list[float]], list[str], list[int]], None]:
+        """A callback for the model's batch function: each answered text's label, path,
+        confidence and tokens (app/ops/drift.py)."""
+        return self.drift.model(model, labels).observe
+
+    def watch_baselines(self, baselines: Baselines) -> None:
+        """Where the loaded models' manifest baselines are read at scrape time."""
+        self.drift.baselines = baselines
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

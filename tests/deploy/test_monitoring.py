@@ -1,6 +1,7 @@
 """deploy/monitoring against the real thing: Debian's Prometheus scrapes a real `python -m app`
 process, promtool accepts the config and the rules, and every query of the Grafana dashboard (and
-every recording rule) returns data once some traffic has passed.
+every recording rule) returns data once some traffic (HTTP and gRPC) has passed. The drift
+alerts against shifted and normal traffic: tests/deploy/test_drift_alerts.py.
 
 Skipped with a message where Prometheus is not installed (`apt-get install prometheus`; `.ci/run`
 installs it).
@@ -16,10 +17,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 import yaml
 
+from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
+from tests.app.test_grpc import infer_request
 from tests.factories import REPO
 from tests.support import free_port, server, wait_until
 
@@ -64,9 +68,17 @@ def scrape_config(target: str, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def service_url(bundles_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def grpc_target() -> str:
+    return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def service_url(
+    bundles_root: Path, grpc_target: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     log = tmp_path_factory.mktemp("monitored") / "server.log"
-    with server(bundles_root, log) as (_, url):
+    port = grpc_target.rsplit(":", 1)[1]
+    with server(bundles_root, log, SENTIMENT_GRPC_PORT=port) as (_, url):
         asyncio.run(wait_until(f"{url}/ready", 200))
         yield url
 
@@ -99,16 +111,21 @@ def test_promtool_accepts_config_and_rules(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def send_traffic(url: str, seconds: float) -> None:
-    """Good and bad requests for `seconds`: predictions, a 422 and a 404."""
+def send_traffic(url: str, seconds: float, grpc_target: str) -> None:
+    """Good and bad requests for `seconds`: predictions, a 422 and a 404, and gRPC calls."""
     deadline = time.monotonic() + seconds
-    with httpx.Client(base_url=url, timeout=10) as client:
+    with (
+        httpx.Client(base_url=url, timeout=10) as client,
+        grpc.insecure_channel(grpc_target) as channel,
+    ):
+        stub = pb2_grpc.GRPCInferenceServiceStub(channel)
         for _ in range(10_000):  # bounded; the deadline ends it first
             if time.monotonic() > deadline:
                 break
             client.post("/predict", json={"texts": ["great fun", "dull and slow", "ok"]})
             client.post("/predict", json={"text": ""})
             client.get("/v2/models/no-such-model")
+            stub.ModelInfer(infer_request(["a fine film"]), timeout=10)
             time.sleep(0.05)
 
 
@@ -119,9 +136,9 @@ def query(prometheus: str, expression: str) -> list[dict]:
 
 
 def test_every_dashboard_query_and_recording_rule_returns_data(
-    service_url: str, prometheus_url: str
+    service_url: str, prometheus_url: str, grpc_target: str
 ) -> None:
-    send_traffic(service_url, seconds=6)
+    send_traffic(service_url, seconds=6, grpc_target=grpc_target)
     targets = httpx.get(f"{prometheus_url}/api/v1/targets", timeout=10).json()
     health = [t["health"] for t in targets["data"]["activeTargets"]]
     assert health == ["up"], targets
@@ -131,7 +148,7 @@ def test_every_dashboard_query_and_recording_rule_returns_data(
         empty = [e for e in expressions if not query(prometheus_url, e)]
         if not empty:
             break
-        send_traffic(service_url, seconds=1)
+        send_traffic(service_url, seconds=1, grpc_target=grpc_target)
     assert not empty, f"no data for: {empty}"
 
 
@@ -141,9 +158,9 @@ def alert_expressions() -> dict[str, str]:
 
 
 def test_alert_expressions_run_and_not_ready_is_quiet_while_serving(
-    service_url: str, prometheus_url: str
+    service_url: str, prometheus_url: str, grpc_target: str
 ) -> None:
-    send_traffic(service_url, seconds=2)
+    send_traffic(service_url, seconds=2, grpc_target=grpc_target)
     answers = {name: query(prometheus_url, expr) for name, expr in alert_expressions().items()}
     assert answers["SentimentNotReady"] == []
     assert answers["SentimentHighErrorRate"] == []  # 422s and 404s are not server errors
