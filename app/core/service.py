@@ -20,6 +20,7 @@ from app.core.settings import Settings
 from app.core.waiting import Disconnected
 from app.core.worker import Classified, ModelWorker
 from model.runtime import usable_cpus
+from model.text import Direction
 
 if TYPE_CHECKING:  # metrics observe the core; the core is handed them
     from app.ops.metrics import Metrics
@@ -104,6 +105,7 @@ class Service:
         truncate: bool | None,
         full_model: bool | None,
         disconnected: Disconnected,
+        direction: Direction | None = None,
     ) -> Classified:
         """Tokenize, batch and run `texts` under the request deadline (None options take the
         settings' defaults); records the request's tokenization time."""
@@ -113,6 +115,7 @@ class Service:
             self.deadline(),
             full_model=bool(full_model),
             disconnected=disconnected,
+            direction=direction,
         )
         self.metrics.observe_stage(model.name, "tokenization", result.times.tokenization / 1e3)
         return result

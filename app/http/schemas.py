@@ -83,12 +83,48 @@ class TextsRequest(BaseModel):
         return [self.text] if self.text is not None else list(self.texts or [])
 
 
+TRUNCATION_DIRECTION_DESCRIPTION = (
+    "Which tokens a text over the model's max_length keeps: `right` cuts its right side (keeps "
+    "the first max_length tokens), `left` cuts its left side (keeps the last ones); `Left` and "
+    "`Right` (TEI's spelling) are the same. Default: the bundle's own rule, the first "
+    "`head_tokens` and the last tokens (the rule the model was trained with)"
+)
+TruncationDirection = Literal["left", "right", "Left", "Right"]
+
+
+def direction_of(value: str | None) -> Literal["left", "right"] | None:
+    return None if value is None else "left" if value.lower() == "left" else "right"
+
+
 class PredictRequest(TextsRequest):
     full_model: bool | None = Field(
         default=None,
         description="Answer every text with the full model, even where the bundle's cascade "
         "would answer it from its fast graph (see `path` in the answer). Default: false",
     )
+    top_k: int | None = Field(
+        default=None,
+        ge=1,
+        description="Add `top` to each prediction: the k most probable labels, most probable "
+        "first (k above the model's label count lists every label)",
+    )
+    raw_scores: bool | None = Field(
+        default=None,
+        description="Add `logits` to each prediction: the graph's scores before softmax (of "
+        "the graph named by `path`), and rank `top` by them with them as scores. Default: false",
+    )
+    truncation_direction: TruncationDirection | None = Field(
+        default=None, description=TRUNCATION_DIRECTION_DESCRIPTION
+    )
+
+    @property
+    def direction(self) -> Literal["left", "right"] | None:
+        return direction_of(self.truncation_direction)
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float = Field(description="Probability, or the logit with `raw_scores`")
 
 
 class Prediction(BaseModel):
@@ -101,6 +137,17 @@ class Prediction(BaseModel):
         description="The graph that answered: `fast`, the bundle's cascade (its cheap graph was "
         "confident enough), or `full`, the whole model (always so for bundles without a "
         "cascade, with `full_model: true`, or with SENTIMENT_CASCADE=false)"
+    )
+    top: list[LabelScore] | None = Field(
+        default=None,
+        description="Only with `top_k`: the k best labels, best first (by logit with "
+        "`raw_scores`, which orders them as the probabilities do)",
+    )
+    logits: dict[str, float] | None = Field(
+        default=None,
+        description="Only with `raw_scores`: every label's logit, the graph's output before "
+        "softmax. The bundles' graphs end in logits (an ensemble's are a weighted sum of its "
+        "members' logits), so these are the model's raw scores, not derived from probabilities",
     )
 
 

@@ -22,7 +22,7 @@ from app.core.errors import ServiceError
 from app.core.limits import check_texts
 from app.core.service import Service
 from app.core.waiting import Disconnected, wait_for_client_gone
-from app.core.worker import prediction
+from app.core.worker import detailed_prediction, prediction
 from app.http.deps import ContextDep, ServiceDep
 from app.http.error_handlers import error_response
 from app.http.middleware import header
@@ -50,10 +50,16 @@ async def answer_predict(
     check_texts(texts, service.limits)
     model = service.model(body.model)
     context.model = model.name
-    result = await service.classify(model, texts, body.truncate, body.full_model, disconnected)
+    result = await service.classify(
+        model, texts, body.truncate, body.full_model, disconnected, body.direction
+    )
     context.times = result.times
     labels = model.labels
-    predictions = [prediction(labels, scored) for scored in result.scored]
+    if body.top_k is None and not body.raw_scores:
+        predictions = [prediction(labels, scored) for scored in result.scored]
+    else:
+        raw = bool(body.raw_scores)
+        predictions = [detailed_prediction(labels, s, body.top_k, raw) for s in result.scored]
     return JSONBytesResponse(
         {"model": model.name, "predictions": predictions}, headers=result.times.headers()
     )
