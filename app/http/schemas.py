@@ -124,7 +124,10 @@ class PredictRequest(TextsRequest):
 
 class LabelScore(BaseModel):
     label: str
-    score: float = Field(description="Probability, or the logit with `raw_scores`")
+    score: float = Field(
+        description="Probability; the logit with `raw_scores` (or `function_to_apply: none`), "
+        "the sigmoid of the logit with `function_to_apply: sigmoid`"
+    )
 
 
 class Prediction(BaseModel):

@@ -23,29 +23,42 @@ from app.core.limits import check_texts
 from app.core.service import Service
 from app.core.waiting import Disconnected, wait_for_client_gone
 from app.core.worker import detailed_prediction, prediction
+from app.http.compat import (
+    AnyPredictRequest,
+    ForeignResponse,
+    InferenceApiRequest,
+    TeiPredictRequest,
+    parse_predict,
+    scored_labels,
+)
 from app.http.deps import ContextDep, ServiceDep
 from app.http.error_handlers import error_response
 from app.http.middleware import header
-from app.http.parsing import parse_body, read_body
+from app.http.parsing import read_body
 from app.http.responses import JSONBytesResponse
 from app.http.schemas import (
     PredictRequest,
     PredictResponse,
     TextsRequest,
     TokenizeResponse,
+    direction_of,
     error_responses,
 )
 from model.text import EncodedText
 
 PREDICT_PATH = "/predict"
+ROOT_PATH = "/"  # where huggingface_hub's InferenceClient posts when given the base URL
+PREDICT_PATHS = (PREDICT_PATH, ROOT_PATH)
 # strict_content_type=False: a JSON body without a Content-Type header is parsed as JSON
 router = APIRouter(tags=["sentiment"], strict_content_type=False)
 
 
 async def answer_predict(
-    service: Service, body: PredictRequest, context: RequestContext, disconnected: Disconnected
+    service: Service, body: AnyPredictRequest, context: RequestContext, disconnected: Disconnected
 ) -> JSONBytesResponse:
     """Answers in input order, with per-stage timings in `x-*-time` headers (milliseconds)."""
+    if not isinstance(body, PredictRequest):
+        return await answer_foreign(service, body, context, disconnected)
     texts = body.items
     check_texts(texts, service.limits)
     model = service.model(body.model)
@@ -65,28 +78,54 @@ async def answer_predict(
     )
 
 
+async def answer_foreign(
+    service: Service,
+    body: TeiPredictRequest | InferenceApiRequest,
+    context: RequestContext,
+    disconnected: Disconnected,
+) -> JSONBytesResponse:
+    """TEI's and the Inference API's answer: `[{"score", "label"}]` per text, best first."""
+    texts = body.texts
+    check_texts(texts, service.limits)
+    model = service.model(body.model)
+    context.model = model.name
+    if isinstance(body, TeiPredictRequest):
+        truncate, direction = body.truncate, direction_of(body.truncation_direction)
+        function, top_k, batch = ("none" if body.raw_scores else "softmax"), None, body.batch
+    else:
+        truncate, direction, batch = None, None, True  # the client reads a list per text
+        function = body.parameters.function_to_apply or "softmax"
+        top_k = body.parameters.top_k
+    result = await service.classify(model, texts, truncate, None, disconnected, direction)
+    context.times = result.times
+    answers = [
+        scored_labels(model.labels, s.probabilities, s.logits or [], function)[:top_k]
+        for s in result.scored
+    ]
+    return JSONBytesResponse(answers if batch else answers[0], headers=result.times.headers())
+
+
 # (validated body, the request's context, disconnect probe) -> the response
-Answer = Callable[[PredictRequest, RequestContext, Disconnected], Awaitable[Response]]
+Answer = Callable[[AnyPredictRequest, RequestContext, Disconnected], Awaitable[Response]]
 
 
 class PredictEndpoint:
-    """ASGI middleware that answers every `POST /predict`; other requests pass through."""
+    """ASGI middleware that answers every `POST /predict` and `POST /`; other requests pass."""
 
-    def __init__(self, app: ASGIApp, answer: Answer, route: BaseRoute) -> None:
+    def __init__(self, app: ASGIApp, answer: Answer, routes: dict[str, BaseRoute]) -> None:
         self.app = app
         self.answer = answer  # `answer_predict` bound to the service
-        self.route = route  # for the route label in metrics and logs
+        self.routes = routes  # path -> route, for the route label in metrics and logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not (
-            scope["type"] == "http" and scope["path"] == PREDICT_PATH and scope["method"] == "POST"
-        ):
+        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        scope["route"] = self.route
+        scope["route"] = route
         body = await read_body(receive)
         try:
-            request = parse_body(PredictRequest, body, header(scope, b"content-type"))
+            request = parse_predict(body, header(scope, b"content-type"))
             response = await self.answer(
                 request, scope[CONTEXT_KEY], lambda: wait_for_client_gone(receive)
             )
@@ -95,27 +134,61 @@ class PredictEndpoint:
         await response(scope, receive, send)
 
 
+BODY_MODELS = (PredictRequest, TeiPredictRequest, InferenceApiRequest)
 PREDICT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}
+            "application/json": {
+                "schema": {
+                    "oneOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in BODY_MODELS]
+                }
+            }
         },
     }
 }
+PREDICT_RESPONSE = PredictResponse | ForeignResponse
 
 
 @router.post(
     PREDICT_PATH,
-    response_model=PredictResponse,
+    response_model=PREDICT_RESPONSE,
     responses=error_responses(401, 404, 413, 422, 429, 503, 504),
     summary="Label the sentiment of one or more texts",
     openapi_extra=PREDICT_BODY,
 )
 async def predict(request: Request, service: ServiceDep, context: ContextDep) -> JSONBytesResponse:
     """Answers in input order, with per-stage timings in `x-*-time` headers (milliseconds).
-    Each prediction says which graph answered it: `fast` (the bundle's cascade) or `full`."""
-    body = parse_body(PredictRequest, await request.body(), header(request.scope, b"content-type"))
+    Each prediction says which graph answered it: `fast` (the bundle's cascade) or `full`.
+
+    Three request shapes: the service's own (`text` / `texts`, answered with `model` and
+    `predictions`); Hugging Face text-embeddings-inference's (`inputs`, `truncate`,
+    `truncation_direction`, `raw_scores`), answered as TEI does, `[{"score", "label"}]` per text
+    best first, one list for one text and a list of lists for a batch `[[text], ...]`; and the
+    Hugging Face Inference API's (`inputs`, `parameters`: `top_k`, `function_to_apply`), always
+    answered with a list of lists."""
+    return await _answer(request, service, context)
+
+
+@router.post(
+    ROOT_PATH,
+    response_model=PREDICT_RESPONSE,
+    responses=error_responses(401, 404, 413, 422, 429, 503, 504),
+    summary="/predict at the base URL, where Hugging Face's InferenceClient posts",
+    openapi_extra=PREDICT_BODY,
+)
+async def predict_at_root(
+    request: Request, service: ServiceDep, context: ContextDep
+) -> JSONBytesResponse:
+    """The same route as `POST /predict`, every shape: `huggingface_hub.InferenceClient(
+    base_url)` posts to the URL it is given, so a client given the service's base URL works
+    unmodified. `GET /` stays the playground."""
+    return await _answer(request, service, context)
+
+
+async def _answer(request: Request, service: Service, context: RequestContext) -> Response:
+    """Reached only if PredictEndpoint is not installed: the same parser, the same answer."""
+    body = parse_predict(await request.body(), header(request.scope, b"content-type"))
     return await answer_predict(
         service, body, context, lambda: wait_for_client_gone(request.receive)
     )
@@ -129,10 +202,11 @@ def document_predict_body(app: FastAPI) -> None:
     def schema() -> dict[str, Any]:
         document = previous()  # cached by FastAPI in app.openapi_schema; completed in place
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        if "PredictRequest" not in schemas:
-            schemas["PredictRequest"] = PredictRequest.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
+        for model in BODY_MODELS:
+            if model.__name__ not in schemas:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
         return document
 
     app.openapi = schema  # type: ignore[method-assign]
