@@ -60,7 +60,12 @@ class TextsRequest(BaseModel):
     texts: Annotated[list[str] | None, WithJsonSchema(TEXTS_SCHEMA)] = Field(
         default=None, description="Several texts, answered in order"
     )
-    model: str | None = Field(default=None, description="Model name; default: the service's")
+    model: str | None = Field(
+        default=None,
+        description="Model name; default: the service's. On /predict, `auto` picks per text the "
+        "served model of the text's language (each prediction then names its `model` and "
+        "`language`)",
+    )
     truncate: bool | None = Field(
         default=None,
         description="Cut texts longer than the model's max_length (head and tail kept); false "
@@ -154,9 +159,27 @@ class Prediction(BaseModel):
     )
 
 
+class RoutedPrediction(Prediction):
+    model: str = Field(description='The model that answered (with `"model": "auto"`)')
+    language: str = Field(
+        description="The text's language as identified (ISO 639-1; `und`: no letters, answered "
+        "by the default model)"
+    )
+
+
+class TextError(BaseModel):
+    error: str = Field(description="Why this text got no prediction and what to do")
+    type: Literal["language_not_served"]
+    language: str = Field(description="The text's language as identified")
+
+
 class PredictResponse(BaseModel):
-    model: str
-    predictions: list[Prediction] = Field(description="One per input text, in input order")
+    model: str = Field(description="The model that answered, or `auto`")
+    predictions: list[Prediction | RoutedPrediction | TextError] = Field(
+        description='One per input text, in input order. With `"model": "auto"` each '
+        "names its model and language, and a text in a language no served model reads gets an "
+        "error in its place (the other texts are answered)"
+    )
 
 
 class WordContribution(BaseModel):

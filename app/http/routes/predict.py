@@ -18,11 +18,12 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.context import CONTEXT_KEY, RequestContext
-from app.core.errors import ServiceError
+from app.core.errors import InvalidInput, ServiceError
 from app.core.limits import check_texts
+from app.core.routing import AUTO, NOT_SERVED
 from app.core.service import Service
 from app.core.waiting import Disconnected, wait_for_client_gone
-from app.core.worker import detailed_prediction, prediction
+from app.core.worker import Scored, detailed_prediction, prediction
 from app.http.compat import (
     AnyPredictRequest,
     ForeignResponse,
@@ -44,7 +45,7 @@ from app.http.schemas import (
     direction_of,
     error_responses,
 )
-from model.text import EncodedText
+from model.text import Direction, EncodedText
 
 PREDICT_PATH = "/predict"
 ROOT_PATH = "/"  # where huggingface_hub's InferenceClient posts when given the base URL
@@ -61,6 +62,8 @@ async def answer_predict(
         return await answer_foreign(service, body, context, disconnected)
     texts = body.items
     check_texts(texts, service.limits)
+    if service.wants_auto(body.model):
+        return await answer_auto(service, body, context, disconnected)
     model = service.model(body.model)
     context.model = model.name
     result = await service.classify(
@@ -78,6 +81,57 @@ async def answer_predict(
     )
 
 
+async def answer_auto(
+    service: Service, body: PredictRequest, context: RequestContext, disconnected: Disconnected
+) -> JSONBytesResponse:
+    """`"model": "auto"`: each prediction names its model and language; a text in a language
+    no served model reads gets a per-text error in its place."""
+    routed = await service.classify_auto(
+        body.items, body.truncate, body.full_model, disconnected, body.direction
+    )
+    context.model, context.times = AUTO, routed.times
+    predictions = []
+    for route, scored in zip(routed.routes, routed.scored, strict=True):
+        if route.model is None or scored is None:
+            error = {"error": route.error, "type": NOT_SERVED, "language": route.language}
+            predictions.append(error)
+            continue
+        answer = detailed_prediction(route.model.labels, scored, body.top_k, bool(body.raw_scores))
+        predictions.append({**answer, "model": route.model.name, "language": route.language})
+    return JSONBytesResponse(
+        {"model": AUTO, "predictions": predictions}, headers=routed.times.headers()
+    )
+
+
+async def foreign_scores(
+    service: Service,
+    body: TeiPredictRequest | InferenceApiRequest,
+    truncate: bool | None,
+    direction: Direction | None,
+    context: RequestContext,
+    disconnected: Disconnected,
+) -> list[tuple[list[str], Scored]]:
+    """(labels, answer) per text for the foreign shapes, from the named model or by language
+    (a text in no served language refuses the request: these shapes have no per-text error)."""
+    texts = body.texts
+    check_texts(texts, service.limits)
+    if service.wants_auto(body.model):
+        routed = await service.classify_auto(texts, truncate, None, disconnected, direction)
+        context.model, context.times = AUTO, routed.times
+        for route in routed.routes:
+            if route.error is not None:
+                raise InvalidInput(route.error)
+        return [
+            (r.model.labels, s)  # type: ignore[union-attr]
+            for r, s in zip(routed.routes, routed.scored, strict=True)
+        ]
+    model = service.model(body.model)
+    context.model = model.name
+    result = await service.classify(model, texts, truncate, None, disconnected, direction)
+    context.times = result.times
+    return [(model.labels, scored) for scored in result.scored]
+
+
 async def answer_foreign(
     service: Service,
     body: TeiPredictRequest | InferenceApiRequest,
@@ -85,10 +139,6 @@ async def answer_foreign(
     disconnected: Disconnected,
 ) -> JSONBytesResponse:
     """TEI's and the Inference API's answer: `[{"score", "label"}]` per text, best first."""
-    texts = body.texts
-    check_texts(texts, service.limits)
-    model = service.model(body.model)
-    context.model = model.name
     if isinstance(body, TeiPredictRequest):
         truncate, direction = body.truncate, direction_of(body.truncation_direction)
         function, top_k, batch = ("none" if body.raw_scores else "softmax"), None, body.batch
@@ -96,13 +146,13 @@ async def answer_foreign(
         truncate, direction, batch = None, None, True  # the client reads a list per text
         function = body.parameters.function_to_apply or "softmax"
         top_k = body.parameters.top_k
-    result = await service.classify(model, texts, truncate, None, disconnected, direction)
-    context.times = result.times
+    scores = await foreign_scores(service, body, truncate, direction, context, disconnected)
     answers = [
-        scored_labels(model.labels, s.probabilities, s.logits or [], function)[:top_k]
-        for s in result.scored
+        scored_labels(labels, s.probabilities, s.logits or [], function)[:top_k]
+        for labels, s in scores
     ]
-    return JSONBytesResponse(answers if batch else answers[0], headers=result.times.headers())
+    headers = context.times.headers() if context.times is not None else {}
+    return JSONBytesResponse(answers if batch else answers[0], headers=headers)
 
 
 # (validated body, the request's context, disconnect probe) -> the response
