@@ -11,7 +11,7 @@
   list of lists (the client reads the first).
 
 A body holding `parameters` is the Inference API's; one with `inputs` and no `parameters` is TEI's.
-The service's own shape (`text` / `texts`) is tried first, so it pays nothing for these.
+A body is read as a foreign shape only when it holds the key `inputs`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from app.core.errors import InvalidInput
 from app.http.parsing import json_content, parse_body
 from app.http.schemas import (
     TEXT_SCHEMA,
@@ -170,14 +169,14 @@ def foreign_shape(body: bytes, content_type: bytes | None) -> type[BaseModel] | 
 
 
 def parse_predict(body: bytes, content_type: bytes | None) -> AnyPredictRequest:
-    """The native shape first (the hot path pays nothing more); failing that, a foreign one."""
-    try:
-        return parse_body(PredictRequest, body, content_type)
-    except InvalidInput:
+    """A body that names `inputs` as a key is a foreign shape; every other body is the native
+    one, which so pays one substring search more (~0.1 us). The key test reads the JSON, since
+    a native body may hold the string "inputs" as a text."""
+    if b'"inputs"' in body:
         shape = foreign_shape(body, content_type)
-        if shape is None:
-            raise
-    return parse_body(shape, body, content_type)  # type: ignore[return-value]
+        if shape is not None:
+            return parse_body(shape, body, content_type)  # type: ignore[return-value]
+    return parse_body(PredictRequest, body, content_type)
 
 
 def _sigmoid(x: float) -> float:

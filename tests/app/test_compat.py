@@ -103,3 +103,12 @@ async def test_openapi_describes_every_body_shape(client: httpx.AsyncClient) -> 
         names = [ref["$ref"].rsplit("/", 1)[1] for ref in schema["schema"]["oneOf"]]
         assert names == ["PredictRequest", "TeiPredictRequest", "InferenceApiRequest"]
         assert all(name in document["components"]["schemas"] for name in names)
+
+
+async def test_a_native_body_holding_the_text_inputs_stays_native(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/predict", json={"texts": ["inputs", "fine"]})
+    assert len(response.json()["predictions"]) == 2
+    mixed = await client.post("/predict", json={"inputs": "x", "text": "y"})
+    assert mixed.status_code == 422 and "text" in mixed.json()["error"]
