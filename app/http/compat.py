@@ -27,6 +27,7 @@ from app.http.schemas import (
     TEXT_SCHEMA,
     TEXTS_SCHEMA,
     TRUNCATION_DIRECTION_DESCRIPTION,
+    Count,
     LabelScore,
     PredictRequest,
     TruncationDirection,
@@ -117,7 +118,7 @@ class TeiPredictRequest(BaseModel):
 class InferenceParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    top_k: int | None = Field(default=None, ge=1, description="Only the k best labels")
+    top_k: Count | None = Field(default=None, ge=1, description="Only the k best labels")
     function_to_apply: Literal["softmax", "sigmoid", "none"] | None = Field(
         default=None,
         description="How logits become scores: softmax (the default: probabilities), sigmoid "

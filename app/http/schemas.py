@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 
 class ErrorBody(BaseModel):
@@ -88,6 +95,14 @@ class TextsRequest(BaseModel):
         return [self.text] if self.text is not None else list(self.texts or [])
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's `integer` includes 2.0: a float with no fraction is the int it equals."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A count in a strict model: an int, or a float with no fraction (never a string or a bool)
+Count = Annotated[int, BeforeValidator(_whole_number)]
+
 TRUNCATION_DIRECTION_DESCRIPTION = (
     "Which tokens a text over the model's max_length keeps: `right` cuts its right side (keeps "
     "the first max_length tokens), `left` cuts its left side (keeps the last ones); `Left` and "
@@ -107,7 +122,7 @@ class PredictRequest(TextsRequest):
         description="Answer every text with the full model, even where the bundle's cascade "
         "would answer it from its fast graph (see `path` in the answer). Default: false",
     )
-    top_k: int | None = Field(
+    top_k: Count | None = Field(
         default=None,
         ge=1,
         description="Add `top` to each prediction: the k most probable labels, most probable "

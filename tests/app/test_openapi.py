@@ -19,11 +19,12 @@ UNDOCUMENTED = {
     ("get", "/docs"),
     ("get", "/docs/oauth2-redirect"),
     ("get", "/redoc"),
-    ("get", "/"),
 }
 # the HTTP contract's routes (DESIGN.md); the document lists these and every other route served
 ROUTES = {
     ("post", "/predict"),
+    ("post", "/"),  # /predict where huggingface_hub's InferenceClient posts
+    ("get", "/"),  # the playground: documented since POST / made "/" a path of the API
     ("post", "/tokenize"),
     ("get", "/health"),
     ("get", "/ready"),

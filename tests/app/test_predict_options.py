@@ -115,3 +115,10 @@ def test_encoder_keeps_the_first_or_last_tokens(tiny_en_encoder: TextEncoder) ->
     assert tiny_en_encoder.encode(HEAD + TAIL, "right").ids == ids[:limit]
     assert tiny_en_encoder.encode(HEAD + TAIL, "left").ids == ids[-limit:]
     assert tiny_en_encoder.encode(HEAD + TAIL, "left").tokens[-1].endswith("mess")
+
+
+async def test_a_whole_float_is_a_count_as_json_schema_says(client: httpx.AsyncClient) -> None:
+    answer = await predict(client, text="What a great movie", top_k=2.0)
+    assert len(answer["top"]) == 2
+    refused = await client.post("/predict", json={"text": "x", "top_k": 2.5})
+    assert refused.status_code == 422
