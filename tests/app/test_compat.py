@@ -112,3 +112,11 @@ async def test_a_native_body_holding_the_text_inputs_stays_native(
     assert len(response.json()["predictions"]) == 2
     mixed = await client.post("/predict", json={"inputs": "x", "text": "y"})
     assert mixed.status_code == 422 and "text" in mixed.json()["error"]
+
+
+async def test_a_wrong_method_on_the_root_lists_both_of_its_methods(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.request("DELETE", "/")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
