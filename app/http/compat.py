@@ -118,7 +118,7 @@ class TeiPredictRequest(BaseModel):
 class InferenceParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    top_k: Count | None = Field(default=None, ge=1, description="Only the k best labels")
+    top_k: Count | None = Field(default=None, description="Only the k best labels")
     function_to_apply: Literal["softmax", "sigmoid", "none"] | None = Field(
         default=None,
         description="How logits become scores: softmax (the default: probabilities), sigmoid "

@@ -100,8 +100,9 @@ def _whole_number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-# A count in a strict model: an int, or a float with no fraction (never a string or a bool)
-Count = Annotated[int, BeforeValidator(_whole_number)]
+# A count (>= 1) in a strict model: an int, or a float with no fraction (never a string or a
+# bool). The bound sits inside, so that the JSON schema says `minimum`
+Count = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
 
 TRUNCATION_DIRECTION_DESCRIPTION = (
     "Which tokens a text over the model's max_length keeps: `right` cuts its right side (keeps "
@@ -124,7 +125,6 @@ class PredictRequest(TextsRequest):
     )
     top_k: Count | None = Field(
         default=None,
-        ge=1,
         description="Add `top` to each prediction: the k most probable labels, most probable "
         "first (k above the model's label count lists every label)",
     )
