@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from app.core.batcher import BatchLimits
-from app.core.errors import NotReady
+from app.core.errors import InvalidInput, NotReady
 from app.core.limits import TextLimits
 from app.core.registry import LoadPlan, ModelRegistry, load_registry
 from app.core.routing import AUTO, LanguageRouter, Routed, classify_routed
@@ -133,10 +133,15 @@ class Service:
         full_model: bool | None,
         disconnected: Disconnected,
         direction: Direction | None = None,
+        refuse_unserved: bool = False,
     ) -> Routed:
-        """Each text to the served model of its language (`app.core.routing`), then scored."""
+        """Each text to the served model of its language (`app.core.routing`), then scored;
+        `refuse_unserved`: a text in no served language refuses the request (422) first."""
         registry = self.loaded()
         routes = self.router.routes(registry, texts)
+        unserved = [r.error for r in routes if r.error is not None]
+        if refuse_unserved and unserved:
+            raise InvalidInput(unserved[0])
 
         async def classify(model: ModelWorker, items: list[str]) -> Classified:
             return await self.classify(model, items, truncate, full_model, disconnected, direction)

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.context import CONTEXT_KEY, RequestContext
-from app.core.errors import InvalidInput, ServiceError
+from app.core.errors import ServiceError
 from app.core.limits import check_texts
 from app.core.routing import AUTO, NOT_SERVED
 from app.core.service import Service
@@ -116,11 +116,10 @@ async def foreign_scores(
     texts = body.texts
     check_texts(texts, service.limits)
     if service.wants_auto(body.model):
-        routed = await service.classify_auto(texts, truncate, None, disconnected, direction)
+        routed = await service.classify_auto(
+            texts, truncate, None, disconnected, direction, refuse_unserved=True
+        )
         context.model, context.times = AUTO, routed.times
-        for route in routed.routes:
-            if route.error is not None:
-                raise InvalidInput(route.error)
         return [
             (r.model.labels, s)  # type: ignore[union-attr]
             for r, s in zip(routed.routes, routed.scored, strict=True)
