@@ -39,7 +39,7 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: 
     app.add_middleware(
         predict.PredictEndpoint,
         answer=partial(predict.answer_predict, service),
-        route=predict.route_of(predict.PREDICT_PATH),
+        routes={path: predict.route_of(path) for path in predict.PREDICT_PATHS},
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ModelControlMiddleware, admin_key=settings.control_key)

@@ -1,6 +1,7 @@
 """One short text per request through each way into the service, side by side in one run:
-`/predict`, v2 REST with a JSON body, v2 REST with a binary tensor body (Triton's extension) and
-v2 gRPC, each at 1, 16 and 64 concurrent callers against one `python -m app` on 127.0.0.1.
+`/predict`, `/predict` with TEI's body (`{"inputs": text}`), v2 REST with a JSON body, v2 REST
+with a binary tensor body (Triton's extension) and v2 gRPC, each at 1, 16 and 64 concurrent
+callers against one `python -m app` on 127.0.0.1.
 
     python -m bench protocols [--seconds 5] [--requests 3000]
 
@@ -59,6 +60,9 @@ def rest_calls(client: httpx.AsyncClient) -> dict[str, Call]:
     async def predict(text: str) -> None:
         (await client.post("/predict", json={"text": text})).raise_for_status()
 
+    async def tei(text: str) -> None:  # Hugging Face TEI's classification body, same route
+        (await client.post("/predict", json={"inputs": text})).raise_for_status()
+
     async def v2_json(text: str) -> None:
         tensor = {"name": "text", "shape": [1], "datatype": "BYTES", "data": [text]}
         (await client.post(infer, json={"inputs": [tensor]})).raise_for_status()
@@ -67,7 +71,12 @@ def rest_calls(client: httpx.AsyncClient) -> dict[str, Call]:
         body, headers = binary_body(text)
         (await client.post(infer, content=body, headers=headers)).raise_for_status()
 
-    return {"/predict": predict, "v2 REST JSON": v2_json, "v2 REST binary": v2_binary}
+    return {
+        "/predict": predict,
+        "/predict TEI": tei,
+        "v2 REST JSON": v2_json,
+        "v2 REST binary": v2_binary,
+    }
 
 
 def grpc_call(stub: GRPCInferenceServiceStub) -> Call:

@@ -9,11 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from model.bundle import Truncation
+
+# Which tokens a text over max_length keeps: the bundle's head and tail (None, the default),
+# "left" cuts the left side (keeps the last max_length), "right" cuts the right side (keeps the
+# first max_length), as Hugging Face tokenizers and TEI name the side that is cut.
+Direction = Literal["left", "right"]
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
@@ -75,23 +81,31 @@ class TextEncoder:
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
-    def _truncate(self, encoding: Encoding) -> EncodedText:
+    def head_tokens(self, direction: Direction | None) -> int:
+        """Tokens kept from the start of a text over max_length (the rest from its end)."""
+        if direction is None:
+            return self.truncation.head_tokens
+        return 0 if direction == "left" else self.truncation.max_length
+
+    def truncate(self, encoding: Encoding, direction: Direction | None = None) -> EncodedText:
         ids = encoding.ids
         full = len(ids)
         if full == 0:
             return EncodedText([UNK_ID], 0, None, 1)
-        limit, head = self.truncation.max_length, self.truncation.head_tokens
+        limit, head = self.truncation.max_length, self.head_tokens(direction)
         if full > limit:
             ids = _keep(ids, head, limit - head)
         return EncodedText(ids, full, encoding, head)
 
-    def encode(self, text: str) -> EncodedText:
-        return self._truncate(self.tokenizer.encode(text, add_special_tokens=False))
+    def encode(self, text: str, direction: Direction | None = None) -> EncodedText:
+        return self.truncate(self.tokenizer.encode(text, add_special_tokens=False), direction)
 
-    def encode_batch(self, texts: Sequence[str]) -> list[EncodedText]:
+    def encode_batch(
+        self, texts: Sequence[str], direction: Direction | None = None
+    ) -> list[EncodedText]:
         """Encode many texts; the Rust tokenizer spreads them over its own threads."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [self._truncate(e) for e in encodings]
+        return [self.truncate(e, direction) for e in encodings]
 
     def ids_only(self, texts: Sequence[str]) -> list[list[int]]:
         """Just the truncated ids, the cheap path for training data."""

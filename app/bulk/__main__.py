@@ -36,7 +36,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, help="file to write (a folder for .parquet)")
     p.add_argument("--text-column", default="text", help="column holding the text (text)")
     p.add_argument("--prefix", default="", help="before the added column names, e.g. pred_")
-    p.add_argument("--model", default="sentiment-en", help="bundle name (sentiment-en)")
+    p.add_argument(
+        "--model",
+        default="sentiment-en",
+        help="bundle name (sentiment-en), or auto: each text to the bundle of its language, "
+        "with model, language and error columns",
+    )
     p.add_argument("--model-dir", type=Path, help="folder of bundles (the service's default)")
     p.add_argument("--variant", choices=["fp32", "int8"], help="graph (the bundle's default)")
     p.add_argument("--threads", type=positive, help="ONNX Runtime threads per batch worker")

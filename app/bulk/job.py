@@ -48,9 +48,15 @@ class Summary:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
+# --model auto adds these after the others: the model that answered, the text's language, and
+# for a text in a language no bundle reads the reason it has no label (its p_ columns empty)
+AUTO_COLUMNS = ("model", "language", "error")
+
+
 def output_columns(info: ModelInfo, prefix: str, has_path: bool) -> list[str]:
     columns = [f"{prefix}label", *(f"{prefix}p_{label}" for label in info.labels)]
-    return [*columns, f"{prefix}path"] if has_path else columns
+    columns = [*columns, f"{prefix}path"] if has_path else columns
+    return [*columns, *(prefix + c for c in AUTO_COLUMNS)] if info.auto else columns
 
 
 def merge(records: list[Record], results: list[Result], prefix: str) -> list[Record]:
@@ -63,6 +69,10 @@ def merge(records: list[Record], results: list[Result], prefix: str) -> list[Rec
             row[f"{prefix}p_{label}"] = p
         if answer.path is not None:
             row[f"{prefix}path"] = answer.path
+        if answer.routed is not None:
+            routed = answer.routed
+            row |= {f"{prefix}model": routed.model, f"{prefix}language": routed.language}
+            row[f"{prefix}error"] = routed.error
         rows.append(row)
     return rows
 
@@ -94,6 +104,8 @@ def output_schema(source: Source, columns: list[str], info: ModelInfo, prefix: s
     added += [pa.field(f"{prefix}p_{label}", pa.float64()) for label in info.labels]
     if info.cascade:
         added.append(pa.field(f"{prefix}path", pa.string()))
+    if info.auto:
+        added += [pa.field(prefix + c, pa.string()) for c in AUTO_COLUMNS]
     return pa.schema(inputs + added)
 
 
@@ -139,6 +151,8 @@ def local_results(options: Options, source: Source, skip: int) -> Iterator[Score
 
 def run(options: Options) -> Summary:
     info = describe_model(options.scorer)
+    if info.auto and options.ray is not None:
+        raise InputError("--model auto scores in this process; leave out --ray")
     source = Source(options.input, options.text_column, options.chunk_rows)
     columns = source.columns
     added = output_columns(info, options.prefix, has_path=info.cascade)

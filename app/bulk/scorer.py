@@ -20,10 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.registry import StartupError, bundle_names, load_registry
+from app.core.registry import AUTO, StartupError, bundle_names, load_registry
+from app.core.routing import LanguageRouter, classify_routed
 from app.core.service import load_plan
 from app.core.settings import Settings
-from app.core.worker import ModelWorker
+from app.core.worker import Classified, ModelWorker
 from model import read_manifest
 
 NO_DEADLINE_S = 24 * 3600.0  # a bulk job waits for its texts however long batches take
@@ -31,14 +32,25 @@ NO_DEADLINE_S = 24 * 3600.0  # a bulk job waits for its texts however long batch
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    label: str
-    probabilities: dict[str, float]  # label -> probability, in the model's label order
+    label: str | None  # None: no served model reads the text's language (see `error`)
+    probabilities: dict[str, float]  # label -> probability, in the model's label order (auto:
+    # every served label, None where the answering model has no such label)
     path: str | None = None  # the cascade path that answered, for models that have one
+    routed: Routing | None = None  # with --model auto: which model, and why
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """With `--model auto`: the model that answered, the text's language, or the error."""
+
+    model: str | None
+    language: str
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ScorerConfig:
-    model: str = "sentiment-en"
+    model: str = "sentiment-en"  # or "auto": each text to the bundle of its language
     model_dir: Path | None = None  # None: the service's default (SENTIMENT_MODEL_DIR or bundled)
     variant: str | None = None  # None: the bundle's default variant
     intra_op_threads: int | None = None  # None: as the service (its CPUs minus one)
@@ -51,7 +63,8 @@ class BulkScorer:
 
     def __init__(self, config: ScorerConfig) -> None:
         settings = service_settings(config)
-        self._model: ModelWorker = load_registry(settings, load_plan(settings)).get(config.model)
+        registry = load_registry(settings, load_plan(settings))
+        self._model: ModelWorker = registry.get(None if config.model == AUTO else config.model)
         self._loop = asyncio.new_event_loop()
         self._loop.run_until_complete(self._start())
 
@@ -101,6 +114,65 @@ class BulkScorer:
         return answers
 
 
+class AutoScorer(BulkScorer):
+    """`--model auto`: every served bundle loaded, each text scored by its language's model
+    (app.core.routing, as `/predict` with `"model": "auto"`)."""
+
+    def __init__(self, config: ScorerConfig) -> None:
+        settings = service_settings(config)
+        self._registry = load_registry(settings, load_plan(settings))
+        self._model = self._registry.get(None)
+        self._router = LanguageRouter()
+        self._router.identifier.load()
+        self._loop = asyncio.new_event_loop()
+        for model in self._registry.models.values():
+            self._loop.run_until_complete(_started(model))
+
+    @property
+    def labels(self) -> list[str]:
+        return auto_labels([m.labels for m in self._registry.models.values()])
+
+    def score(self, texts: list[str]) -> list[Result]:
+        if not texts:
+            return []
+        return self._loop.run_until_complete(self._routed(texts))
+
+    def close(self) -> None:
+        for model in self._registry.models.values():
+            self._loop.run_until_complete(model.stop(timeout_s=60.0))
+        self._loop.close()
+
+    async def _routed(self, texts: list[str]) -> list[Result]:
+        deadline = time.monotonic() + NO_DEADLINE_S
+
+        async def classify(model: ModelWorker, items: list[str]) -> Classified:
+            return await model.classify(items, True, deadline)
+
+        routes = self._router.routes(self._registry, texts)
+        routed = await classify_routed(routes, texts, classify)
+        labels, results = self.labels, []
+        for route, scored in zip(routes, routed.scored, strict=True):
+            if route.model is None or scored is None:
+                empty = dict.fromkeys(labels)  # every row has every column; these empty
+                routing = Routing(None, route.language, route.error)
+                results.append(Result(None, empty, None, routing))  # type: ignore[arg-type]
+                continue
+            answer = result(route.model.labels, scored.probabilities, scored.path)
+            probabilities = {label: answer.probabilities.get(label) for label in labels}
+            routing = Routing(route.model.name, route.language)
+            results.append(Result(answer.label, probabilities, answer.path, routing))  # type: ignore[arg-type]
+        return results
+
+
+async def _started(model: ModelWorker) -> None:
+    model.start()
+
+
+def auto_labels(label_sets: list[list[str]]) -> list[str]:
+    """Every served model's labels, each once, in the order the models list them."""
+    return list(dict.fromkeys(label for labels in label_sets for label in labels))
+
+
 def result(labels: list[str], probabilities: list[float], path: str | None = None) -> Result:
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     return Result(labels[best], dict(zip(labels, probabilities, strict=True)), path)
@@ -108,11 +180,10 @@ def result(labels: list[str], probabilities: list[float], path: str | None = Non
 
 def service_settings(config: ScorerConfig) -> Settings:
     """The service's settings (SENTIMENT_* variables apply) for this one model."""
-    chosen: dict[str, object] = {
-        "models": [config.model],
-        "default_model": config.model,
-        "max_queue": config.max_texts,
-    }
+    auto = config.model == AUTO  # every bundle, the default model as the service's
+    chosen: dict[str, object] = {"max_queue": config.max_texts}
+    if not auto:
+        chosen |= {"models": [config.model], "default_model": config.model}
     optional = {
         "model_dir": config.model_dir,
         "variant": config.variant,
@@ -125,7 +196,7 @@ def service_settings(config: ScorerConfig) -> Settings:
 
 def load_scorer(config: ScorerConfig) -> BulkScorer:
     """The call site to swap when models are loaded and run another way."""
-    return BulkScorer(config)
+    return AutoScorer(config) if config.model == AUTO else BulkScorer(config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +206,21 @@ class ModelInfo:
     variant: str
     labels: list[str]
     cascade: bool  # answers carry the path ("fast" or "full") that gave them
+    auto: bool = False  # --model auto: answers carry their model, language and error
 
 
 def describe_model(config: ScorerConfig) -> ModelInfo:
     """Name, version, variant and labels from the bundle's manifest, without loading the graph
-    (a Ray driver needs them to lay out the output; its actors load the model)."""
+    (a Ray driver needs them to lay out the output; its actors load the model). With
+    `--model auto`: every bundle's, its version the list of name@version."""
     settings = service_settings(config)
     folders = bundle_names(settings.model_dir)
+    if config.model == AUTO:
+        manifests = [read_manifest(folders[name]) for name in sorted(folders)]
+        version = ",".join(f"{m.name}@{m.version}" for m in manifests)
+        labels = auto_labels([list(m.labels) for m in manifests])
+        cascade = settings.cascade and any(m.cascade for m in manifests)
+        return ModelInfo(AUTO, version, config.variant or "default", labels, cascade, auto=True)
     if config.model not in folders:
         raise StartupError(f"no bundle named {config.model!r} in {settings.model_dir}")
     manifest = read_manifest(folders[config.model])

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # metrics observe the core; the core is handed them
     from app.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
+# the model name that asks /predict to pick, per text, the served model of its language
+AUTO = "auto"
 
 # real inputs of different lengths, in both shipped languages, run once per model before ready
 WARMUP_TEXTS = (
@@ -172,5 +174,8 @@ def load_registry(settings: Settings, plan: LoadPlan) -> ModelRegistry:
     default = settings.default_model
     if default not in models:
         default = next(iter(models))
-        log.warning("default model %r is not served; using %r", settings.default_model, default)
+        if settings.default_model != AUTO:  # auto: /predict routes by language (app.core.routing)
+            log.warning("default model %r is not served; using %r", settings.default_model, default)
+        else:
+            log.info("default model: auto on /predict; %r for texts without letters", default)
     return ModelRegistry(models, default, failed)

@@ -30,11 +30,13 @@ STEP_COST = 0.7
 @dataclass(frozen=True, slots=True)
 class Scores:
     """One batch's answer: probabilities [N, C] in row order, the graph that answered each row,
-    and the seconds spent in ONNX Runtime."""
+    the seconds spent in ONNX Runtime, and the logits [N, C] of the graph that answered each row
+    (what `raw_scores` shows; None where a caller built Scores without them)."""
 
     probabilities: list[list[float]]
     paths: list[str]
     inference_s: float
+    logits: list[list[float]] | None = None
 
 
 def length_groups(lengths: list[int]) -> list[tuple[int, int]]:
@@ -57,20 +59,25 @@ def length_groups(lengths: list[int]) -> list[tuple[int, int]]:
     return groups[::-1]
 
 
-def bucketed_probabilities(session: OnnxSession, rows: list[list[int]]) -> np.ndarray:
-    """Probabilities [N, C] (float64) in row order, rows run in length buckets. Exact: padding
-    never changes a row's result, so a text's answer is the same alone or in any batch."""
+def bucketed_logits(session: OnnxSession, rows: list[list[int]]) -> np.ndarray:
+    """Logits [N, C] (float64) in row order, rows run in length buckets. Exact: padding never
+    changes a row's result, so a text's answer is the same alone or in any batch."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     result: np.ndarray | None = None
     for start, end in length_groups([len(rows[i]) for i in order]):
         group = order[start:end]
-        # float64 softmax: in float32 a logit gap above ~17 rounds the top probability to 1.0
-        logits = session.logits(pad_batch([rows[i] for i in group])).astype(np.float64)
+        logits = session.logits(pad_batch([rows[i] for i in group]))
         if result is None:
             result = np.empty((len(rows), logits.shape[1]))
-        result[group] = softmax(logits)
+        result[group] = logits
     assert result is not None, "no rows to score"
     return result
+
+
+def bucketed_probabilities(session: OnnxSession, rows: list[list[int]]) -> np.ndarray:
+    """Probabilities [N, C] (float64) in row order: the softmax of `bucketed_logits`, in
+    float64 since in float32 a logit gap above ~17 rounds the top probability to 1.0."""
+    return softmax(bucketed_logits(session, rows))
 
 
 @dataclass(frozen=True)
@@ -90,18 +97,23 @@ class Scorer:
         started = time.perf_counter()
         candidates = self._fast_candidates(rows, full_only)
         if not candidates:
-            probs = bucketed_probabilities(self.full, rows)
-            return Scores(probs.tolist(), [FULL] * len(rows), time.perf_counter() - started)
-        fast = bucketed_probabilities(self.fast, [rows[i] for i in candidates])  # [K, C]
+            logits = bucketed_logits(self.full, rows)
+            paths = [FULL] * len(rows)
+            return self._scores(logits, paths, time.perf_counter() - started)
+        fast = bucketed_logits(self.fast, [rows[i] for i in candidates])  # [K, C]
         confident = np.zeros(len(rows), dtype=bool)
-        confident[candidates] = self.rule.confident(fast)
-        probs = np.empty((len(rows), fast.shape[1]))
-        probs[candidates] = fast
+        confident[candidates] = self.rule.confident(softmax(fast))
+        logits = np.empty((len(rows), fast.shape[1]))
+        logits[candidates] = fast
         rest = np.flatnonzero(~confident).tolist()
         if rest:
-            probs[rest] = bucketed_probabilities(self.full, [rows[i] for i in rest])
+            logits[rest] = bucketed_logits(self.full, [rows[i] for i in rest])
         paths = [FAST if c else FULL for c in confident.tolist()]
-        return Scores(probs.tolist(), paths, time.perf_counter() - started)
+        return self._scores(logits, paths, time.perf_counter() - started)
+
+    @staticmethod
+    def _scores(logits: np.ndarray, paths: list[str], seconds: float) -> Scores:
+        return Scores(softmax(logits).tolist(), paths, seconds, logits.tolist())
 
     def _fast_candidates(self, rows: list[list[int]], full_only: list[bool]) -> list[int]:
         """Rows that try the fast graph: long enough, and not asked to run the full model."""

@@ -12,14 +12,16 @@ import time
 from typing import TYPE_CHECKING
 
 from app.core.batcher import BatchLimits
-from app.core.errors import NotReady
+from app.core.errors import InvalidInput, NotReady
 from app.core.limits import TextLimits
 from app.core.registry import LoadPlan, ModelRegistry, load_registry
+from app.core.routing import AUTO, LanguageRouter, Routed, classify_routed
 from app.core.session import RuntimeConfig, default_batch_workers, default_intra_op_threads
 from app.core.settings import Settings
 from app.core.waiting import Disconnected
 from app.core.worker import Classified, ModelWorker
 from model.runtime import usable_cpus
+from model.text import Direction
 
 if TYPE_CHECKING:  # metrics observe the core; the core is handed them
     from app.ops.metrics import Metrics
@@ -72,6 +74,7 @@ class Service:
         self.draining = False
         self.load_finished = asyncio.Event()  # set when loading ended, well or not
         self._loader: asyncio.Task[None] | None = None
+        self.router = LanguageRouter()
         metrics.watch_service(self.queue_depths, settings.max_queue, lambda: self.ready)
         metrics.watch_baselines(self.baselines)
 
@@ -105,6 +108,7 @@ class Service:
         truncate: bool | None,
         full_model: bool | None,
         disconnected: Disconnected,
+        direction: Direction | None = None,
     ) -> Classified:
         """Tokenize, batch and run `texts` under the request deadline (None options take the
         settings' defaults); records the request's tokenization time."""
@@ -114,9 +118,36 @@ class Service:
             self.deadline(),
             full_model=bool(full_model),
             disconnected=disconnected,
+            direction=direction,
         )
         self.metrics.observe_stage(model.name, "tokenization", result.times.tokenization / 1e3)
         return result
+
+    def wants_auto(self, name: str | None) -> bool:
+        """`"model": "auto"`, or no model where the default model is set to `auto`."""
+        return name == AUTO or (name is None and self.settings.default_model == AUTO)
+
+    async def classify_auto(
+        self,
+        texts: list[str],
+        truncate: bool | None,
+        full_model: bool | None,
+        disconnected: Disconnected,
+        direction: Direction | None = None,
+        refuse_unserved: bool = False,
+    ) -> Routed:
+        """Each text to the served model of its language (`app.core.routing`), then scored;
+        `refuse_unserved`: a text in no served language refuses the request (422) first."""
+        registry = self.loaded()
+        routes = self.router.routes(registry, texts)
+        unserved = [r.error for r in routes if r.error is not None]
+        if refuse_unserved and unserved:
+            raise InvalidInput(unserved[0])
+
+        async def classify(model: ModelWorker, items: list[str]) -> Classified:
+            return await self.classify(model, items, truncate, full_model, disconnected, direction)
+
+        return await classify_routed(routes, texts, classify)
 
     def queue_depths(self) -> dict[str, int]:
         if self.registry is None:
@@ -148,6 +179,7 @@ class Service:
             },
         )
         try:
+            await asyncio.to_thread(self._load_language_identifier)
             registry = await asyncio.to_thread(load_registry, self.settings, plan)
         except Exception as exc:  # any failure must surface as a clear, logged startup error
             self.failure = str(exc)
@@ -162,6 +194,13 @@ class Service:
         self.registry = registry
         self.load_finished.set()
         log.info("ready", extra={"models": sorted(registry.models), "default": registry.default})
+
+    def _load_language_identifier(self) -> None:
+        """Opened before any request may need it; without it only `auto` requests fail."""
+        try:
+            self.router.identifier.load()
+        except Exception as exc:
+            log.error("language identification unavailable: %s", exc)
 
     def start_draining(self) -> None:
         if not self.draining:

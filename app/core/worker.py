@@ -26,7 +26,7 @@ from app.core.scoring import Scorer, Scores
 from app.core.waiting import Disconnected, gather_entries
 from model import Bundle
 from model.cascade import CascadeRule
-from model.text import EncodedText, TextEncoder
+from model.text import Direction, EncodedText, TextEncoder
 
 # Texts up to this many characters are tokenized in the batch worker (when truncating, the
 # default: with truncate=false the request must see its token count before it is queued).
@@ -48,6 +48,7 @@ class Job:
     text: str | EncodedText
     full_model: bool  # the request asked for the full graph, whatever the cascade says
     counted: bool = True  # counts in the drift metrics (/explain's variants do not)
+    direction: Direction | None = None  # how a raw text is cut (None: the bundle's rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class Scored:
     path: str  # "fast" or "full": the graph that answered
     tokenize_s: float  # the batch worker's tokenization of this batch (0 if none)
     inference_s: float  # ONNX Runtime time of this batch
+    logits: list[float] | None = None  # [C], of the graph that answered
 
 
 @dataclass(slots=True)
@@ -81,6 +83,25 @@ def prediction(labels: list[str], scored: Scored) -> dict[str, Any]:
         "truncated": scored.encoded.truncated,
         "path": scored.path,
     }
+
+
+def ranked(labels: list[str], scores: list[float], top_k: int) -> list[dict[str, Any]]:
+    """The `top_k` best labels with their scores, best first (ties keep label order)."""
+    order = sorted(range(len(labels)), key=lambda i: -scores[i])[:top_k]
+    return [{"label": labels[i], "score": scores[i]} for i in order]
+
+
+def detailed_prediction(
+    labels: list[str], scored: Scored, top_k: int | None, raw_scores: bool
+) -> dict[str, Any]:
+    """`prediction` plus what the caller asked for: `logits` and the ranked `top` labels."""
+    answer = prediction(labels, scored)
+    logits = scored.logits if scored.logits is not None else []
+    if raw_scores:
+        answer["logits"] = dict(zip(labels, logits, strict=True))
+    if top_k is not None:
+        answer["top"] = ranked(labels, logits if raw_scores else scored.probabilities, top_k)
+    return answer
 
 
 def estimated_tokens(text: str, max_length: int) -> int:
@@ -134,17 +155,21 @@ class ModelWorker:
 
     # --- request side (event loop) ---
 
-    async def tokenize(self, texts: Sequence[str]) -> list[EncodedText]:
+    async def tokenize(
+        self, texts: Sequence[str], direction: Direction | None = None
+    ) -> list[EncodedText]:
         """Short inputs are tokenized on the event loop, one by one (~6 us per short text; the
         Rust `encode_batch` costs more for them: ~450 vs ~210 us for 32). Long inputs go to a
         thread and `encode_batch`, so that a long review does not stall the loop."""
         if sum(len(t) for t in texts) > OFFLOAD_CHARS:
-            return await asyncio.to_thread(self.encoder.encode_batch, texts)
-        return [self.encoder.encode(text) for text in texts]
+            return await asyncio.to_thread(self.encoder.encode_batch, texts, direction)
+        return [self.encoder.encode(text, direction) for text in texts]
 
-    async def encode(self, texts: Sequence[str], truncate: bool) -> list[EncodedText]:
+    async def encode(
+        self, texts: Sequence[str], truncate: bool, direction: Direction | None = None
+    ) -> list[EncodedText]:
         """Tokenize; with truncate=False a text over the model's max_length is refused (413)."""
-        encoded = await self.tokenize(texts)
+        encoded = await self.tokenize(texts, direction)
         if not truncate:
             for i, item in enumerate(encoded):
                 if item.truncated:
@@ -155,14 +180,14 @@ class ModelWorker:
         return encoded
 
     async def _jobs(
-        self, texts: Sequence[str], truncate: bool, full_model: bool
+        self, texts: Sequence[str], truncate: bool, full_model: bool, direction: Direction | None
     ) -> tuple[list[Job], list[int]]:
         """What to queue, and each item's size in tokens: short texts go as they are (the batch
         worker tokenizes them); the others are tokenized here first."""
         if truncate and all(len(t) <= WORKER_TOKENIZE_CHARS for t in texts):
             sizes = [estimated_tokens(t, self.max_length) for t in texts]
-            return [Job(t, full_model) for t in texts], sizes
-        encoded = await self.encode(texts, truncate)
+            return [Job(t, full_model, direction=direction) for t in texts], sizes
+        encoded = await self.encode(texts, truncate, direction)
         return [Job(e, full_model) for e in encoded], [len(e) for e in encoded]
 
     async def classify(
@@ -172,10 +197,14 @@ class ModelWorker:
         deadline: float,
         full_model: bool = False,
         disconnected: Disconnected | None = None,
+        direction: Direction | None = None,
     ) -> Classified:
-        """Queue each text in the batcher under `deadline`; answers in input order."""
+        """Queue each text in the batcher under `deadline`; answers in input order. `direction`
+        picks the tokens a text over max_length keeps (None: the bundle's head and tail)."""
         with self.in_use():
-            return await self._classify(texts, truncate, deadline, full_model, disconnected)
+            return await self._classify(
+                texts, truncate, deadline, full_model, disconnected, direction
+            )
 
     @contextmanager
     def in_use(self) -> Iterator[None]:
@@ -193,9 +222,10 @@ class ModelWorker:
         deadline: float,
         full_model: bool,
         disconnected: Disconnected | None,
+        direction: Direction | None,
     ) -> Classified:
         started = time.perf_counter()
-        jobs, sizes = await self._jobs(texts, truncate, full_model)
+        jobs, sizes = await self._jobs(texts, truncate, full_model, direction)
         tokenize_s = time.perf_counter() - started
         batcher = self.batcher
         # Watching for a client that leaves costs a task per request; it only pays off when the
@@ -216,10 +246,13 @@ class ModelWorker:
         """Tokenize the raw texts in one `encode_batch` call: one release of the GIL for all of
         them. Encoding one by one would re-take the GIL after each text, and each time wait for
         the event loop to yield it (up to the 5 ms switch interval)."""
-        raw = [j.text for j in jobs if isinstance(j.text, str)]
+        raw = [j for j in jobs if isinstance(j.text, str)]
         if not raw:
             return [j.text for j in jobs]  # type: ignore[misc]
-        fresh = iter(self.encoder.encode_batch(raw))
+        texts: list[str] = [j.text for j in raw]  # type: ignore[misc]
+        encodings = self.encoder.tokenizer.encode_batch(texts, add_special_tokens=False)
+        pairs = zip(encodings, raw, strict=True)
+        fresh = iter([self.encoder.truncate(e, j.direction) for e, j in pairs])
         return [next(fresh) if isinstance(j.text, str) else j.text for j in jobs]
 
     def score_batch(self, jobs: list[Job]) -> list[Scored]:
@@ -232,9 +265,12 @@ class ModelWorker:
             self._on_scores(scores)
         if self._on_predictions is not None:
             self._observe_predictions(self._on_predictions, jobs, encoded, scores)
+        logits = scores.logits or [None] * len(jobs)
         return [
-            Scored(p, e, path, tokenize_s, scores.inference_s)
-            for p, e, path in zip(scores.probabilities, encoded, scores.paths, strict=True)
+            Scored(p, e, path, tokenize_s, scores.inference_s, z)
+            for p, e, path, z in zip(
+                scores.probabilities, encoded, scores.paths, logits, strict=True
+            )
         ]
 
     @staticmethod

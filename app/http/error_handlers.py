@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from app.core.context import context_of
 from app.core.errors import (
@@ -56,15 +57,30 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette's own 405 names only the first
+    route's (`/` has the playground's GET and /predict's POST)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed)
+
+
 def from_http_exception(exc: HTTPException, request: Request) -> ServiceError | None:
     """The domain error for Starlette's own HTTP errors; None for statuses we never raise."""
     if exc.status_code == 404:
         return NotFound(f"no route {request.method} {request.url.path}; see /docs for the API")
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = allowed_methods(request) or (exc.headers or {}).get("Allow", "")
         return MethodNotAllowed(
             f"{request.method} is not allowed on {request.url.path}; use {allowed}",
-            headers=exc.headers,
+            headers={**(exc.headers or {}), "Allow": allowed},
         )
     if exc.status_code == 400:
         return InvalidInput(f"the request body could not be read: {exc.detail}")

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 
 class ErrorBody(BaseModel):
@@ -60,7 +67,12 @@ class TextsRequest(BaseModel):
     texts: Annotated[list[str] | None, WithJsonSchema(TEXTS_SCHEMA)] = Field(
         default=None, description="Several texts, answered in order"
     )
-    model: str | None = Field(default=None, description="Model name; default: the service's")
+    model: str | None = Field(
+        default=None,
+        description="Model name; default: the service's. On /predict, `auto` picks per text the "
+        "served model of the text's language (each prediction then names its `model` and "
+        "`language`)",
+    )
     truncate: bool | None = Field(
         default=None,
         description="Cut texts longer than the model's max_length (head and tail kept); false "
@@ -83,11 +95,58 @@ class TextsRequest(BaseModel):
         return [self.text] if self.text is not None else list(self.texts or [])
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's `integer` includes 2.0: a float with no fraction is the int it equals."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A count (>= 1) in a strict model: an int, or a float with no fraction (never a string or a
+# bool). The bound sits inside, so that the JSON schema says `minimum`
+Count = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
+
+TRUNCATION_DIRECTION_DESCRIPTION = (
+    "Which tokens a text over the model's max_length keeps: `right` cuts its right side (keeps "
+    "the first max_length tokens), `left` cuts its left side (keeps the last ones); `Left` and "
+    "`Right` (TEI's spelling) are the same. Default: the bundle's own rule, the first "
+    "`head_tokens` and the last tokens (the rule the model was trained with)"
+)
+TruncationDirection = Literal["left", "right", "Left", "Right"]
+
+
+def direction_of(value: str | None) -> Literal["left", "right"] | None:
+    return None if value is None else "left" if value.lower() == "left" else "right"
+
+
 class PredictRequest(TextsRequest):
     full_model: bool | None = Field(
         default=None,
         description="Answer every text with the full model, even where the bundle's cascade "
         "would answer it from its fast graph (see `path` in the answer). Default: false",
+    )
+    top_k: Count | None = Field(
+        default=None,
+        description="Add `top` to each prediction: the k most probable labels, most probable "
+        "first (k above the model's label count lists every label)",
+    )
+    raw_scores: bool | None = Field(
+        default=None,
+        description="Add `logits` to each prediction: the graph's scores before softmax (of "
+        "the graph named by `path`), and rank `top` by them with them as scores. Default: false",
+    )
+    truncation_direction: TruncationDirection | None = Field(
+        default=None, description=TRUNCATION_DIRECTION_DESCRIPTION
+    )
+
+    @property
+    def direction(self) -> Literal["left", "right"] | None:
+        return direction_of(self.truncation_direction)
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float = Field(
+        description="Probability; the logit with `raw_scores` (or `function_to_apply: none`), "
+        "the sigmoid of the logit with `function_to_apply: sigmoid`"
     )
 
 
@@ -102,11 +161,40 @@ class Prediction(BaseModel):
         "confident enough), or `full`, the whole model (always so for bundles without a "
         "cascade, with `full_model: true`, or with SENTIMENT_CASCADE=false)"
     )
+    top: list[LabelScore] | None = Field(
+        default=None,
+        description="Only with `top_k`: the k best labels, best first (by logit with "
+        "`raw_scores`, which orders them as the probabilities do)",
+    )
+    logits: dict[str, float] | None = Field(
+        default=None,
+        description="Only with `raw_scores`: every label's logit, the graph's output before "
+        "softmax. The bundles' graphs end in logits (an ensemble's are a weighted sum of its "
+        "members' logits), so these are the model's raw scores, not derived from probabilities",
+    )
+
+
+class RoutedPrediction(Prediction):
+    model: str = Field(description='The model that answered (with `"model": "auto"`)')
+    language: str = Field(
+        description="The text's language as identified (ISO 639-1; `und`: no letters, answered "
+        "by the default model)"
+    )
+
+
+class TextError(BaseModel):
+    error: str = Field(description="Why this text got no prediction and what to do")
+    type: Literal["language_not_served"]
+    language: str = Field(description="The text's language as identified")
 
 
 class PredictResponse(BaseModel):
-    model: str
-    predictions: list[Prediction] = Field(description="One per input text, in input order")
+    model: str = Field(description="The model that answered, or `auto`")
+    predictions: list[Prediction | RoutedPrediction | TextError] = Field(
+        description='One per input text, in input order. With `"model": "auto"` each '
+        "names its model and language, and a text in a language no served model reads gets an "
+        "error in its place (the other texts are answered)"
+    )
 
 
 class WordContribution(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, HTMLResponse
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 STATIC_URL = "/static"
@@ -25,8 +25,15 @@ CSP = (
 def install_playground(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.get("/", include_in_schema=False)
+    @app.get(
+        "/",
+        response_class=HTMLResponse,
+        summary="The playground: a page to try the models in a browser",
+        tags=["playground"],
+    )
     async def playground() -> FileResponse:
+        """An HTML page of the package that calls /models, /predict and /explain. (`POST /` is
+        `/predict` at the base URL, for Hugging Face's InferenceClient.)"""
         return FileResponse(
             STATIC_DIR / "index.html",
             media_type="text/html; charset=utf-8",
