@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "protocols": ("bench.protocols", "/predict, v2 JSON, v2 binary and gRPC at 1/16/64 callers"),
     "explain": ("bench.explain", "/explain latency and the deletion (faithfulness) test"),
     "bulk": ("bench.bulk", "python -m app.bulk rows/s, local and on Ray"),
+    "splitters": ("bench.splitters", "sentence-boundary accuracy of splitters, en and ko"),
+    "sentences": ("bench.sentences", "per-sentence mode: cost, aggregate vs whole text, mixed"),
     "plots": ("bench.plots", "charts from the results"),
     "goals": ("bench.goals", "the goals table from the results"),
     "report": ("bench.report", "the markdown tables of docs/benchmarks.md"),

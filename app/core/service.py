@@ -9,12 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.batcher import BatchLimits
 from app.core.errors import NotReady
 from app.core.limits import TextLimits
 from app.core.registry import LoadPlan, ModelRegistry, load_registry
+from app.core.sentence_scoring import (
+    SentenceLimits,
+    analysis,
+    mixed_rule,
+    regroup,
+    sentence_texts,
+    split_checked,
+    whole,
+)
 from app.core.session import RuntimeConfig, default_batch_workers, default_intra_op_threads
 from app.core.settings import Settings
 from app.core.waiting import Disconnected
@@ -67,6 +76,9 @@ class Service:
         self.settings = settings
         self.metrics = metrics
         self.limits = TextLimits(settings.max_texts, settings.max_text_chars)
+        self.sentence_limits = SentenceLimits(
+            settings.max_sentences, settings.max_request_sentences
+        )
         self.registry: ModelRegistry | None = None
         self.failure: str | None = None  # why loading failed; the process should then exit
         self.draining = False
@@ -116,6 +128,37 @@ class Service:
         )
         self.metrics.observe_stage(model.name, "tokenization", result.times.tokenization / 1e3)
         return result
+
+    async def classify_sentences(
+        self,
+        model: ModelWorker,
+        texts: list[str],
+        truncate: bool | None,
+        full_model: bool | None,
+        disconnected: Disconnected,
+    ) -> tuple[Classified, list[dict[str, Any]]]:
+        """`classify` of the texts, and per text its sentences' answers and their aggregate
+        (app.core.sentence_scoring). The texts and every sentence of the texts that hold more
+        than one go to the batcher in one submission; 413 past the sentence limits."""
+        language = model.bundle.manifest.language
+        spans = await split_checked(texts, language, self.sentence_limits)
+        several = [i for i, found in enumerate(spans) if not whole(texts[i], found)]
+        extra = sentence_texts([texts[i] for i in several], [spans[i] for i in several])
+        result = await self.classify(model, [*texts, *extra], truncate, full_model, disconnected)
+        own = result.scored[: len(texts)]
+        groups = dict(
+            zip(
+                several,
+                regroup(result.scored[len(texts) :], [spans[i] for i in several]),
+                strict=True,
+            )
+        )
+        rule = mixed_rule(language, self.settings.mixed_threshold)
+        answers = [
+            analysis(model.labels, spans[i], groups.get(i, [own[i]]), rule)
+            for i in range(len(texts))
+        ]
+        return Classified(own, result.times), answers
 
     def queue_depths(self) -> dict[str, int]:
         if self.registry is None:
