@@ -83,12 +83,46 @@ class TextsRequest(BaseModel):
         return [self.text] if self.text is not None else list(self.texts or [])
 
 
-class PredictRequest(TextsRequest):
+class SentencesOption(BaseModel):
+    sentences: bool | None = Field(
+        default=None,
+        description="Also split each text into sentences and answer each one (its character "
+        "span, label and probabilities) with an aggregate over them, including `mixed` when "
+        "strong positive and strong negative sentences coexist. Every sentence is scored in the "
+        "same batch as the text. 413 past SENTIMENT_MAX_SENTENCES sentences in a text. Default: "
+        "false",
+    )
+
+
+class PredictRequest(TextsRequest, SentencesOption):
     full_model: bool | None = Field(
         default=None,
         description="Answer every text with the full model, even where the bundle's cascade "
         "would answer it from its fast graph (see `path` in the answer). Default: false",
     )
+
+
+class SentencePrediction(BaseModel):
+    start: int = Field(description="First character of the sentence in the text as sent")
+    end: int = Field(description="One past the sentence's last character")
+    label: str = Field(description="The sentence's most probable label")
+    score: float = Field(description="Probability of that label")
+    probabilities: dict[str, float] = Field(description="Probability of every label")
+
+
+class SentenceAggregate(BaseModel):
+    label: str = Field(description="Most probable label of the sentences' length-weighted mean")
+    score: float = Field(description="Probability of that label in the mean")
+    probabilities: dict[str, float] = Field(
+        description="The sentences' probabilities averaged, weighted by length in characters"
+    )
+    mixed: bool = Field(description="True when mixed_score >= mixed_threshold")
+    mixed_score: float | None = Field(
+        description="min(max P(positive), max P(negative)) over the sentences; null for one "
+        "sentence or a model without both labels"
+    )
+    mixed_threshold: float = Field(description="Calibrated threshold (docs/sentences.md)")
+    sentences: int = Field(description="Number of sentences")
 
 
 class Prediction(BaseModel):
@@ -101,6 +135,12 @@ class Prediction(BaseModel):
         description="The graph that answered: `fast`, the bundle's cascade (its cheap graph was "
         "confident enough), or `full`, the whole model (always so for bundles without a "
         "cascade, with `full_model: true`, or with SENTIMENT_CASCADE=false)"
+    )
+    sentences: list[SentencePrediction] | None = Field(
+        default=None, description='Only with `"sentences": true`: each sentence, in text order'
+    )
+    aggregate: SentenceAggregate | None = Field(
+        default=None, description='Only with `"sentences": true`: the aggregate over them'
     )
 
 

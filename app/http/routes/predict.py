@@ -50,10 +50,17 @@ async def answer_predict(
     check_texts(texts, service.limits)
     model = service.model(body.model)
     context.model = model.name
-    result = await service.classify(model, texts, body.truncate, body.full_model, disconnected)
+    options = (model, texts, body.truncate, body.full_model, disconnected)
+    analyses: list[dict[str, Any]] = []
+    if body.sentences:
+        result, analyses = await service.classify_sentences(*options)
+    else:
+        result = await service.classify(*options)
     context.times = result.times
     labels = model.labels
     predictions = [prediction(labels, scored) for scored in result.scored]
+    for answer, extra in zip(predictions, analyses, strict=False):
+        answer.update(extra)
     return JSONBytesResponse(
         {"model": model.name, "predictions": predictions}, headers=result.times.headers()
     )
