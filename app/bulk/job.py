@@ -7,6 +7,7 @@ their outputs are the same file.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -48,9 +49,28 @@ class Summary:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
-def output_columns(info: ModelInfo, prefix: str, has_path: bool) -> list[str]:
+# --sentences adds these after the others: the aggregate's label, mixed and mixed_score, and
+# the sentences as a JSON list of {start, end, label, score, probabilities}
+SENTENCE_COLUMNS = ("aggregate_label", "mixed", "mixed_score", "sentences")
+
+
+def output_columns(
+    info: ModelInfo, prefix: str, has_path: bool, sentences: bool = False
+) -> list[str]:
     columns = [f"{prefix}label", *(f"{prefix}p_{label}" for label in info.labels)]
-    return [*columns, f"{prefix}path"] if has_path else columns
+    columns = [*columns, f"{prefix}path"] if has_path else columns
+    return [*columns, *(prefix + c for c in SENTENCE_COLUMNS)] if sentences else columns
+
+
+def sentence_cells(analysis: dict[str, Any], prefix: str) -> dict[str, Any]:
+    aggregate = analysis["aggregate"]
+    values = (
+        aggregate["label"],
+        aggregate["mixed"],
+        aggregate["mixed_score"],
+        json.dumps(analysis["sentences"], ensure_ascii=False),
+    )
+    return {prefix + c: v for c, v in zip(SENTENCE_COLUMNS, values, strict=True)}
 
 
 def merge(records: list[Record], results: list[Result], prefix: str) -> list[Record]:
@@ -63,6 +83,8 @@ def merge(records: list[Record], results: list[Result], prefix: str) -> list[Rec
             row[f"{prefix}p_{label}"] = p
         if answer.path is not None:
             row[f"{prefix}path"] = answer.path
+        if answer.analysis is not None:
+            row.update(sentence_cells(answer.analysis, prefix))
         rows.append(row)
     return rows
 
@@ -76,7 +98,9 @@ def check_columns(inputs: list[str], outputs: list[str]) -> None:
         )
 
 
-def output_schema(source: Source, columns: list[str], info: ModelInfo, prefix: str) -> Any:
+def output_schema(
+    source: Source, columns: list[str], info: ModelInfo, prefix: str, sentences: bool = False
+) -> Any:
     """The Parquet schema: the input's own for Parquet, all strings for CSV and TSV, None for
     JSONL (taken from the first rows); the added columns after it."""
     if source.kind.kind == "jsonl":
@@ -94,6 +118,9 @@ def output_schema(source: Source, columns: list[str], info: ModelInfo, prefix: s
     added += [pa.field(f"{prefix}p_{label}", pa.float64()) for label in info.labels]
     if info.cascade:
         added.append(pa.field(f"{prefix}path", pa.string()))
+    if sentences:
+        kinds = (pa.string(), pa.bool_(), pa.float64(), pa.string())
+        added += [pa.field(prefix + c, k) for c, k in zip(SENTENCE_COLUMNS, kinds, strict=True)]
     return pa.schema(inputs + added)
 
 
@@ -141,7 +168,8 @@ def run(options: Options) -> Summary:
     info = describe_model(options.scorer)
     source = Source(options.input, options.text_column, options.chunk_rows)
     columns = source.columns
-    added = output_columns(info, options.prefix, has_path=info.cascade)
+    sentences = options.scorer.sentences
+    added = output_columns(info, options.prefix, has_path=info.cascade, sentences=sentences)
     check_columns(columns, added)
     job = Job(
         str(options.input.resolve()),
@@ -152,7 +180,7 @@ def run(options: Options) -> Summary:
         options.prefix,
     )
     parquet = options.output.suffix.lower() == ".parquet"
-    schema = output_schema(source, columns, info, options.prefix) if parquet else None
+    schema = output_schema(source, columns, info, options.prefix, sentences) if parquet else None
     sink = open_sink(options.output, columns + added, job, schema, options.part_rows, options.mode)
     return drive(options, source, sink)
 
