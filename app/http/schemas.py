@@ -94,6 +94,11 @@ class SentencesOption(BaseModel):
     )
 
 
+class ExplainBody(TextsRequest, SentencesOption):
+    """/explain's body: /predict's texts and options but `full_model` (explanations always run
+    the full model)."""
+
+
 class PredictRequest(TextsRequest, SentencesOption):
     full_model: bool | None = Field(
         default=None,

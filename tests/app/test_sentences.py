@@ -171,3 +171,26 @@ async def test_sentences_must_be_a_boolean(client: httpx.AsyncClient) -> None:
     response = await client.post("/predict", json={"text": REVIEW, "sentences": "yes"})
     assert response.status_code == 422
     assert "sentences" in response.json()["error"]
+
+
+@pytestmark_anyio
+async def test_explain_adds_sentences_scored_on_the_full_model(client: httpx.AsyncClient) -> None:
+    response = await client.post("/explain", json={"text": REVIEW, "sentences": True})
+    assert response.status_code == 200, response.text
+    (answer,) = response.json()["explanations"]
+    assert answer["words"] and len(answer["sentences"]) == 4
+    first = answer["sentences"][0]
+    alone = await client.post(
+        "/predict",
+        json={"text": REVIEW[first["start"] : first["end"]], "full_model": True},
+    )
+    assert first["probabilities"] == pytest.approx(
+        alone.json()["predictions"][0]["probabilities"], abs=1e-6
+    )
+    assert answer["aggregate"]["sentences"] == 4
+
+
+@pytestmark_anyio
+async def test_explain_without_sentences_is_unchanged(client: httpx.AsyncClient) -> None:
+    (answer,) = (await client.post("/explain", json={"text": REVIEW})).json()["explanations"]
+    assert "sentences" not in answer
