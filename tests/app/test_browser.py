@@ -170,3 +170,24 @@ def test_docs_list_every_operation_with_no_request_off_the_machine(site: tuple) 
     assert resources and all(r.startswith(url) for r in resources), resources
     driver.get(f"{url}/redoc")
     until(driver, lambda d: "/explain" in d.find_element(By.TAG_NAME, "body").text, "ReDoc blank")
+
+
+def test_by_sentence_colours_each_sentence_by_its_label(site: tuple) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver, url, _ = site
+    driver.get(f"{url}/")
+    until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"), "no models")
+    driver.find_element(By.ID, "by-sentence").click()
+    text = f"{POSITIVE} {NEGATIVE}"
+    analyse(driver, text)
+    spans = until(
+        driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#sentences .sentence"), "no sentences"
+    )
+    body = {"text": text, "sentences": True}
+    want = httpx.post(f"{url}/explain", json=body, timeout=10).json()["explanations"][0]
+    assert [s.text for s in spans] == [text[s["start"] : s["end"]] for s in want["sentences"]]
+    assert [s.get_attribute("data-label") for s in spans] == [s["label"] for s in want["sentences"]]
+    colours = {s.value_of_css_property("background-color") for s in spans}
+    assert len(colours) == len({s["label"] for s in want["sentences"]})
+    assert "sentence(s)" in driver.find_element(By.ID, "aggregate").text
