@@ -194,3 +194,14 @@ async def test_explain_adds_sentences_scored_on_the_full_model(client: httpx.Asy
 async def test_explain_without_sentences_is_unchanged(client: httpx.AsyncClient) -> None:
     (answer,) = (await client.post("/explain", json={"text": REVIEW})).json()["explanations"]
     assert "sentences" not in answer
+
+
+@pytestmark_anyio
+async def test_the_mixed_threshold_setting_overrides_the_calibrated_one(
+    bundles_root: Path,
+) -> None:
+    async with serving(create_app(make_settings(bundles_root, mixed_threshold=0.99))) as client:
+        response = await client.post("/predict", json={"text": REVIEW, "sentences": True})
+    aggregate = response.json()["predictions"][0]["aggregate"]
+    assert aggregate["mixed_threshold"] == 0.99
+    assert aggregate["mixed"] is (aggregate["mixed_score"] >= 0.99)
