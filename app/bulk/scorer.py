@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.registry import StartupError, bundle_names, load_registry
-from app.core.sentence_scoring import analysis, mixed_rule, regroup, sentence_texts, split_texts
+from app.core.sentence_scoring import SentencePlan, mixed_rule, split_texts
 from app.core.service import load_plan
 from app.core.settings import Settings
 from app.core.worker import ModelWorker, Scored
@@ -115,15 +115,14 @@ class BulkScorer:
 
     async def _with_sentences(self, texts: list[str]) -> list[Result]:
         """Each text and each of its sentences (no sentence limit offline), as /predict."""
-        spans = split_texts(texts, self._model.bundle.manifest.language)
-        answers = await self._answers([*texts, *sentence_texts(texts, spans)])
-        labels = self._model.labels
-        results = []
-        for i, group in enumerate(regroup(answers[len(texts) :], spans)):
-            own = answers[i]
-            extra = analysis(labels, spans[i], group, self._rule)
-            results.append(result(labels, own.probabilities, own.path, extra))
-        return results
+        plan = SentencePlan.of(texts, split_texts(texts, self._model.bundle.manifest.language))
+        answers = await self._answers([*texts, *plan.rows()])
+        own, labels = answers[: len(texts)], self._model.labels
+        analyses = plan.analyses(labels, own, answers[len(texts) :], self._rule)
+        return [
+            result(labels, item.probabilities, item.path, extra)
+            for item, extra in zip(own, analyses, strict=True)
+        ]
 
 
 def result(

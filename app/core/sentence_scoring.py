@@ -156,6 +156,38 @@ def sentence_answer(labels: Sequence[str], span: Span, scored: Scored) -> dict[s
     }
 
 
+@dataclass(frozen=True, slots=True)
+class SentencePlan:
+    """What to score beside the texts: the sentences of every text that holds more than one
+    (a one-sentence text's answer is its own)."""
+
+    texts: Sequence[str]
+    spans: list[list[Span]]
+    several: list[int]  # indices of the texts with more than one sentence
+
+    @classmethod
+    def of(cls, texts: Sequence[str], spans: list[list[Span]]) -> SentencePlan:
+        several = [i for i, found in enumerate(spans) if not whole(texts[i], found)]
+        return cls(texts, spans, several)
+
+    def rows(self) -> list[str]:
+        """The sentences to score after the texts, flattened in order."""
+        return sentence_texts(
+            [self.texts[i] for i in self.several], [self.spans[i] for i in self.several]
+        )
+
+    def analyses(
+        self, labels: Sequence[str], own: Sequence[Scored], rows: Sequence[Scored], rule: MixedRule
+    ) -> list[dict[str, Any]]:
+        """Per text, `sentences` and `aggregate` from the texts' and the rows' answers."""
+        groups = regroup(rows, [self.spans[i] for i in self.several])
+        per_text = dict(zip(self.several, groups, strict=True))
+        return [
+            analysis(labels, found, per_text.get(i, [own[i]]), rule)
+            for i, found in enumerate(self.spans)
+        ]
+
+
 def analysis(
     labels: Sequence[str], spans: list[Span], scored: list[Scored], rule: MixedRule
 ) -> dict[str, Any]:

@@ -15,15 +15,7 @@ from app.core.batcher import BatchLimits
 from app.core.errors import NotReady
 from app.core.limits import TextLimits
 from app.core.registry import LoadPlan, ModelRegistry, load_registry
-from app.core.sentence_scoring import (
-    SentenceLimits,
-    analysis,
-    mixed_rule,
-    regroup,
-    sentence_texts,
-    split_checked,
-    whole,
-)
+from app.core.sentence_scoring import SentenceLimits, SentencePlan, mixed_rule, split_checked
 from app.core.session import RuntimeConfig, default_batch_workers, default_intra_op_threads
 from app.core.settings import Settings
 from app.core.waiting import Disconnected
@@ -141,23 +133,12 @@ class Service:
         (app.core.sentence_scoring). The texts and every sentence of the texts that hold more
         than one go to the batcher in one submission; 413 past the sentence limits."""
         language = model.bundle.manifest.language
-        spans = await split_checked(texts, language, self.sentence_limits)
-        several = [i for i, found in enumerate(spans) if not whole(texts[i], found)]
-        extra = sentence_texts([texts[i] for i in several], [spans[i] for i in several])
-        result = await self.classify(model, [*texts, *extra], truncate, full_model, disconnected)
-        own = result.scored[: len(texts)]
-        groups = dict(
-            zip(
-                several,
-                regroup(result.scored[len(texts) :], [spans[i] for i in several]),
-                strict=True,
-            )
-        )
+        plan = SentencePlan.of(texts, await split_checked(texts, language, self.sentence_limits))
+        rows = [*texts, *plan.rows()]
+        result = await self.classify(model, rows, truncate, full_model, disconnected)
+        own, sentences = result.scored[: len(texts)], result.scored[len(texts) :]
         rule = mixed_rule(language, self.settings.mixed_threshold)
-        answers = [
-            analysis(model.labels, spans[i], groups.get(i, [own[i]]), rule)
-            for i in range(len(texts))
-        ]
+        answers = plan.analyses(model.labels, own, sentences, rule)
         return Classified(own, result.times), answers
 
     def queue_depths(self) -> dict[str, int]:
