@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
         "--sentences",
         action="store_true",
         help="also score each sentence: adds aggregate_label, mixed, mixed_score and sentences "
-        "(JSON: span, label, probabilities); local runs only",
+        "(JSON: span, label, probabilities)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--ray", metavar="ADDRESS", help="score on Ray: auto, ray://host:10001, local")
@@ -86,10 +86,7 @@ def options_of(args: argparse.Namespace) -> Options:
 
 
 def main(argv: list[str] | None = None) -> int:
-    command = parser()
-    args = command.parse_args(argv)
-    if args.sentences and args.ray:
-        command.error("--sentences runs locally only; leave out --ray")
+    args = parser().parse_args(argv)
     try:
         summary = run(options_of(args))
     except (InputError, OutputError, StartupError) as exc:

@@ -98,9 +98,3 @@ def test_sentence_answers_are_the_texts_answers_alone(scorer, bundles_root: Path
     sentences = result.analysis["sentences"]
     for sentence, want in zip(sentences, alone[:3], strict=True):
         assert sentence["probabilities"] == pytest.approx(want.probabilities)
-
-
-def test_cli_refuses_sentences_on_ray(tmp_path: Path, capsys) -> None:
-    with pytest.raises(SystemExit):
-        main([str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--sentences", "--ray", "auto"])
-    assert "--sentences runs locally only" in capsys.readouterr().err
