@@ -7,6 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.core.sentence_scoring import MixedRule, aggregate, mixed_score
 from app.core.sentences import split_spans
@@ -205,3 +207,24 @@ async def test_the_mixed_threshold_setting_overrides_the_calibrated_one(
     aggregate = response.json()["predictions"][0]["aggregate"]
     assert aggregate["mixed_threshold"] == 0.99
     assert aggregate["mixed"] is (aggregate["mixed_score"] >= 0.99)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        st.sampled_from(list("ab 가요다.!?ㅋ\n<br/>😀\t\u3000\u00a0"))
+        | st.characters(exclude_categories=("Cs",)),  # surrogates: 422 before any splitting
+        max_size=80,
+    ),
+    language=st.sampled_from(["en", "ko"]),
+)
+def test_spans_are_ordered_trimmed_and_inside_the_text(text: str, language: str) -> None:
+    spans = split_spans(text, language)
+    at = 0
+    for start, end in spans:
+        assert at <= start < end <= len(text)
+        piece = text[start:end]
+        assert piece == piece.strip() and piece
+        at = end
+    if text.strip() and "<br" not in text.lower():
+        assert spans
