@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("bench.explain", "/explain latency and the deletion (faithfulness) test"),
     "drift": ("bench.drift", "the drift alerts: 10 minutes of normal traffic, then shifted"),
     "bulk": ("bench.bulk", "python -m app.bulk rows/s, local and on Ray"),
+    "splitters": ("bench.splitters", "sentence-boundary accuracy of splitters, en and ko"),
+    "sentences": ("bench.sentences", "per-sentence mode: cost, aggregate vs whole text, mixed"),
     "plots": ("bench.plots", "charts from the results"),
     "goals": ("bench.goals", "the goals table from the results"),
     "report": ("bench.report", "the markdown tables of docs/benchmarks.md"),

@@ -51,6 +51,12 @@ def parser() -> argparse.ArgumentParser:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue a partly written OUTPUT")
     again.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    p.add_argument(
+        "--sentences",
+        action="store_true",
+        help="also score each sentence: adds aggregate_label, mixed, mixed_score and sentences "
+        "(JSON: span, label, probabilities)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--ray", metavar="ADDRESS", help="score on Ray: auto, ray://host:10001, local")
     p.add_argument("--ray-actors", type=positive, help="scoring actors (cluster CPUs // cpus)")
@@ -66,6 +72,7 @@ def options_of(args: argparse.Namespace) -> Options:
         intra_op_threads=args.threads,
         batch_workers=args.workers,
         max_texts=args.chunk_rows,
+        sentences=args.sentences,
     )
     return Options(
         input=args.input,

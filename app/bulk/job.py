@@ -7,6 +7,7 @@ their outputs are the same file.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -51,12 +52,29 @@ class Summary:
 # --model auto adds these after the others: the model that answered, the text's language, and
 # for a text in a language no bundle reads the reason it has no label (its p_ columns empty)
 AUTO_COLUMNS = ("model", "language", "error")
+# --sentences adds these after the others: the aggregate's label, mixed and mixed_score, and
+# the sentences as a JSON list of {start, end, label, score, probabilities}
+SENTENCE_COLUMNS = ("aggregate_label", "mixed", "mixed_score", "sentences")
 
 
-def output_columns(info: ModelInfo, prefix: str, has_path: bool) -> list[str]:
+def output_columns(
+    info: ModelInfo, prefix: str, has_path: bool, sentences: bool = False
+) -> list[str]:
     columns = [f"{prefix}label", *(f"{prefix}p_{label}" for label in info.labels)]
     columns = [*columns, f"{prefix}path"] if has_path else columns
-    return [*columns, *(prefix + c for c in AUTO_COLUMNS)] if info.auto else columns
+    columns = [*columns, *(prefix + c for c in AUTO_COLUMNS)] if info.auto else columns
+    return [*columns, *(prefix + c for c in SENTENCE_COLUMNS)] if sentences else columns
+
+
+def sentence_cells(analysis: dict[str, Any], prefix: str) -> dict[str, Any]:
+    aggregate = analysis["aggregate"]
+    values = (
+        aggregate["label"],
+        aggregate["mixed"],
+        aggregate["mixed_score"],
+        json.dumps(analysis["sentences"], ensure_ascii=False),
+    )
+    return {prefix + c: v for c, v in zip(SENTENCE_COLUMNS, values, strict=True)}
 
 
 def merge(records: list[Record], results: list[Result], prefix: str) -> list[Record]:
@@ -73,6 +91,8 @@ def merge(records: list[Record], results: list[Result], prefix: str) -> list[Rec
             routed = answer.routed
             row |= {f"{prefix}model": routed.model, f"{prefix}language": routed.language}
             row[f"{prefix}error"] = routed.error
+        if answer.analysis is not None:
+            row.update(sentence_cells(answer.analysis, prefix))
         rows.append(row)
     return rows
 
@@ -86,7 +106,9 @@ def check_columns(inputs: list[str], outputs: list[str]) -> None:
         )
 
 
-def output_schema(source: Source, columns: list[str], info: ModelInfo, prefix: str) -> Any:
+def output_schema(
+    source: Source, columns: list[str], info: ModelInfo, prefix: str, sentences: bool = False
+) -> Any:
     """The Parquet schema: the input's own for Parquet, all strings for CSV and TSV, None for
     JSONL (taken from the first rows); the added columns after it."""
     if source.kind.kind == "jsonl":
@@ -106,6 +128,9 @@ def output_schema(source: Source, columns: list[str], info: ModelInfo, prefix: s
         added.append(pa.field(f"{prefix}path", pa.string()))
     if info.auto:
         added += [pa.field(prefix + c, pa.string()) for c in AUTO_COLUMNS]
+    if sentences:
+        kinds = (pa.string(), pa.bool_(), pa.float64(), pa.string())
+        added += [pa.field(prefix + c, k) for c, k in zip(SENTENCE_COLUMNS, kinds, strict=True)]
     return pa.schema(inputs + added)
 
 
@@ -153,9 +178,12 @@ def run(options: Options) -> Summary:
     info = describe_model(options.scorer)
     if info.auto and options.ray is not None:
         raise InputError("--model auto scores in this process; leave out --ray")
+    if info.auto and options.scorer.sentences:
+        raise InputError("--sentences needs one named model; leave out --model auto")
     source = Source(options.input, options.text_column, options.chunk_rows)
     columns = source.columns
-    added = output_columns(info, options.prefix, has_path=info.cascade)
+    sentences = options.scorer.sentences
+    added = output_columns(info, options.prefix, has_path=info.cascade, sentences=sentences)
     check_columns(columns, added)
     job = Job(
         str(options.input.resolve()),
@@ -166,7 +194,7 @@ def run(options: Options) -> Summary:
         options.prefix,
     )
     parquet = options.output.suffix.lower() == ".parquet"
-    schema = output_schema(source, columns, info, options.prefix) if parquet else None
+    schema = output_schema(source, columns, info, options.prefix, sentences) if parquet else None
     sink = open_sink(options.output, columns + added, job, schema, options.part_rows, options.mode)
     return drive(options, source, sink)
 

@@ -15,6 +15,7 @@ reads and writes; the actors do the scoring, which is where the time goes (~1 ms
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from collections.abc import Iterator
@@ -82,6 +83,10 @@ class ScoreActor:
                 "label": [r.label for r in results],
                 "probabilities": [list(r.probabilities.values()) for r in results],
                 "path": [r.path for r in results],
+                # --sentences: /predict's `sentences` and `aggregate` as JSON; else null
+                "analysis": [
+                    None if r.analysis is None else json.dumps(r.analysis) for r in results
+                ],
             }
         )
 
@@ -152,9 +157,10 @@ def results_of(batch: Any, labels: list[str]) -> list[Result]:
     chosen = batch.column("label").to_pylist()
     probs = batch.column("probabilities").to_pylist()
     paths = batch.column("path").to_pylist()
+    analyses = [None if a is None else json.loads(a) for a in batch.column("analysis").to_pylist()]
     return [
-        Result(label, dict(zip(labels, p, strict=True)), path)
-        for label, p, path in zip(chosen, probs, paths, strict=True)
+        Result(label, dict(zip(labels, p, strict=True)), path, analysis)
+        for label, p, path, analysis in zip(chosen, probs, paths, analyses, strict=True)
     ]
 
 

@@ -19,12 +19,14 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core.registry import AUTO, StartupError, bundle_names, load_registry
 from app.core.routing import LanguageRouter, classify_routed
+from app.core.sentence_scoring import SentencePlan, mixed_rule, split_texts
 from app.core.service import load_plan
 from app.core.settings import Settings
-from app.core.worker import Classified, ModelWorker
+from app.core.worker import Classified, ModelWorker, Scored
 from model import read_manifest
 
 NO_DEADLINE_S = 24 * 3600.0  # a bulk job waits for its texts however long batches take
@@ -37,6 +39,8 @@ class Result:
     # every served label, None where the answering model has no such label)
     path: str | None = None  # the cascade path that answered, for models that have one
     routed: Routing | None = None  # with --model auto: which model, and why
+    # with ScorerConfig.sentences: {"sentences": [...], "aggregate": {...}} as /predict answers
+    analysis: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class ScorerConfig:
     intra_op_threads: int | None = None  # None: as the service (its CPUs minus one)
     batch_workers: int | None = None  # None: as the service (CPUs // threads)
     max_texts: int = 4096  # the most texts one score() call may pass
+    sentences: bool = False  # also answer each sentence and their aggregate (as /predict)
 
 
 class BulkScorer:
@@ -65,6 +70,9 @@ class BulkScorer:
         settings = service_settings(config)
         registry = load_registry(settings, load_plan(settings))
         self._model: ModelWorker = registry.get(None if config.model == AUTO else config.model)
+        self._sentences = config.sentences
+        self._max_rows = config.max_texts
+        self._rule = mixed_rule(self._model.bundle.manifest.language, settings.mixed_threshold)
         self._loop = asyncio.new_event_loop()
         self._loop.run_until_complete(self._start())
 
@@ -92,9 +100,11 @@ class BulkScorer:
     def score(self, texts: list[str]) -> list[Result]:
         if not texts:
             return []
+        if self._sentences:
+            return self._loop.run_until_complete(self._with_sentences(texts))
         answers = self._loop.run_until_complete(self._answers(texts))
         labels = self._model.labels
-        return [result(labels, probabilities, path) for probabilities, path in answers]
+        return [result(labels, item.probabilities, item.path) for item in answers]
 
     def close(self) -> None:
         self._loop.run_until_complete(self._model.stop(timeout_s=60.0))
@@ -103,15 +113,29 @@ class BulkScorer:
     async def _start(self) -> None:
         self._model.start()
 
-    async def _answers(self, texts: list[str]) -> list[tuple[list[float], str]]:
-        """(probabilities, path) per text, in input order; queued shortest first."""
+    async def _answers(self, texts: list[str]) -> list[Scored]:
+        """One answer per text, in input order; queued shortest first, at most `max_texts`
+        at a time (the queue's size)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         deadline = time.monotonic() + NO_DEADLINE_S
-        classified = await self._model.classify([texts[i] for i in order], True, deadline)
-        answers: list[tuple[list[float], str]] = [([], "")] * len(texts)
-        for i, item in zip(order, classified.scored, strict=True):
-            answers[i] = (item.probabilities, item.path)
+        answers: list[Scored] = [None] * len(texts)  # type: ignore[list-item]
+        for start in range(0, len(order), self._max_rows):
+            part = order[start : start + self._max_rows]
+            classified = await self._model.classify([texts[i] for i in part], True, deadline)
+            for i, item in zip(part, classified.scored, strict=True):
+                answers[i] = item
         return answers
+
+    async def _with_sentences(self, texts: list[str]) -> list[Result]:
+        """Each text and each of its sentences (no sentence limit offline), as /predict."""
+        plan = SentencePlan.of(texts, split_texts(texts, self._model.bundle.manifest.language))
+        answers = await self._answers([*texts, *plan.rows()])
+        own, labels = answers[: len(texts)], self._model.labels
+        analyses = plan.analyses(labels, own, answers[len(texts) :], self._rule)
+        return [
+            result(labels, item.probabilities, item.path, extra)
+            for item, extra in zip(own, analyses, strict=True)
+        ]
 
 
 class AutoScorer(BulkScorer):
@@ -124,6 +148,7 @@ class AutoScorer(BulkScorer):
         self._model = self._registry.get(None)
         self._router = LanguageRouter()
         self._router.identifier.load()
+        self._sentences = False  # --sentences needs one named model (refused in job.run)
         self._loop = asyncio.new_event_loop()
         for model in self._registry.models.values():
             self._loop.run_until_complete(_started(model))
@@ -173,9 +198,15 @@ def auto_labels(label_sets: list[list[str]]) -> list[str]:
     return list(dict.fromkeys(label for labels in label_sets for label in labels))
 
 
-def result(labels: list[str], probabilities: list[float], path: str | None = None) -> Result:
+def result(
+    labels: list[str],
+    probabilities: list[float],
+    path: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Result:
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
-    return Result(labels[best], dict(zip(labels, probabilities, strict=True)), path)
+    probs = dict(zip(labels, probabilities, strict=True))
+    return Result(labels[best], probs, path, analysis=extra)
 
 
 def service_settings(config: ScorerConfig) -> Settings:

@@ -29,6 +29,7 @@ from typing import Any
 
 from app.core.context import StageTimes
 from app.core.errors import InvalidInput, PayloadTooLarge
+from app.core.sentence_scoring import MixedRule, Span, analysis, sentence_texts, whole
 from app.core.waiting import gather_entries
 from app.core.worker import Job, ModelWorker, Scored, prediction
 from model.text import UNK_ID, EncodedText
@@ -167,26 +168,53 @@ def _add(total: StageTimes, part: StageTimes) -> None:
     total.inference += part.inference
 
 
+@dataclass(frozen=True, slots=True)
+class SentencesAsked:
+    """Per-sentence analysis asked along with the explanation: each text's sentence spans."""
+
+    spans: list[list[Span]]
+    rule: MixedRule
+
+
+async def sentence_rows(
+    model: ModelWorker, texts: Sequence[str], asked: SentencesAsked | None
+) -> list[list[list[int]]]:
+    """Per text, the token ids of each sentence ([] for a one-sentence text: its answer is the
+    text's own)."""
+    if asked is None:
+        return [[] for _ in texts]
+    several = [not whole(t, s) for t, s in zip(texts, asked.spans, strict=True)]
+    spans = [s if many else [] for s, many in zip(asked.spans, several, strict=True)]
+    encoded = iter(await model.encode(sentence_texts(texts, spans), truncate=True))
+    return [[next(encoded).ids for _ in found] for found in spans]
+
+
 async def explain_texts(
     model: ModelWorker,
     texts: Sequence[str],
     truncate: bool,
     deadline: float,
     limits: ExplainLimits,
+    sentences: SentencesAsked | None = None,
 ) -> tuple[list[dict[str, Any]], StageTimes]:
     """One explanation per text, in order; texts are scored one after another, each in one
-    submission, so one request never queues more than one text's variants at a time."""
+    submission (its variants and, when asked, its sentences), so one request never queues more
+    than one text's rows at a time."""
     check_count(texts, limits)
     with model.in_use():  # a model replaced meanwhile finishes this request before it stops
         started = time.perf_counter()
         items = await model.encode(texts, truncate)
+        extra = await sentence_rows(model, texts, sentences)
         times = StageTimes(tokenization=(time.perf_counter() - started) * 1e3)
         check_tokens(items, limits)
         answers = []
-        for text, item in zip(texts, items, strict=True):
+        for i, (text, item) in enumerate(zip(texts, items, strict=True)):
             words = words_of(text, item.offsets) if item.encoding is not None else []
             rows = [item.ids, *occluded_rows(item.ids, words)]
-            scored, part = await score_rows(model, rows, deadline)
+            scored, part = await score_rows(model, [*rows, *extra[i]], deadline)
             _add(times, part)
-            answers.append(explanation(model, text, words, scored))
+            answers.append(explanation(model, text, words, scored[: len(rows)]))
+            if sentences is not None:
+                own = scored[len(rows) :] or scored[:1]
+                answers[-1].update(analysis(model.labels, sentences.spans[i], own, sentences.rule))
         return answers, times

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.batcher import BatchLimits
 from app.core.errors import InvalidInput, NotReady
 from app.core.limits import TextLimits
 from app.core.registry import LoadPlan, ModelRegistry, load_registry
 from app.core.routing import AUTO, LanguageRouter, Routed, classify_routed
+from app.core.sentence_scoring import SentenceLimits, SentencePlan, mixed_rule, split_checked
 from app.core.session import RuntimeConfig, default_batch_workers, default_intra_op_threads
 from app.core.settings import Settings
 from app.core.waiting import Disconnected
@@ -69,6 +70,9 @@ class Service:
         self.settings = settings
         self.metrics = metrics
         self.limits = TextLimits(settings.max_texts, settings.max_text_chars)
+        self.sentence_limits = SentenceLimits(
+            settings.max_sentences, settings.max_request_sentences
+        )
         self.registry: ModelRegistry | None = None
         self.failure: str | None = None  # why loading failed; the process should then exit
         self.draining = False
@@ -148,6 +152,27 @@ class Service:
             return await self.classify(model, items, truncate, full_model, disconnected, direction)
 
         return await classify_routed(routes, texts, classify)
+
+    async def classify_sentences(
+        self,
+        model: ModelWorker,
+        texts: list[str],
+        truncate: bool | None,
+        full_model: bool | None,
+        disconnected: Disconnected,
+        direction: Direction | None = None,
+    ) -> tuple[Classified, list[dict[str, Any]]]:
+        """`classify` of the texts, and per text its sentences' answers and their aggregate
+        (app.core.sentence_scoring). The texts and every sentence of the texts that hold more
+        than one go to the batcher in one submission; 413 past the sentence limits."""
+        language = model.bundle.manifest.language
+        plan = SentencePlan.of(texts, await split_checked(texts, language, self.sentence_limits))
+        rows = [*texts, *plan.rows()]
+        result = await self.classify(model, rows, truncate, full_model, disconnected, direction)
+        own, sentences = result.scored[: len(texts)], result.scored[len(texts) :]
+        rule = mixed_rule(language, self.settings.mixed_threshold)
+        answers = plan.analyses(model.labels, own, sentences, rule)
+        return Classified(own, result.times), answers
 
     def queue_depths(self) -> dict[str, int]:
         if self.registry is None:

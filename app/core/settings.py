@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # /explain scores one variant per word, so a text costs ~words x a /predict: tighter limits
     explain_max_texts: int = Field(default=8, ge=1)  # texts per /explain request, else 422
     explain_max_tokens: int = Field(default=512, ge=1)  # model tokens per text, else 413
+    # per-sentence analysis (`"sentences": true`): every sentence is one more row in the batch
+    max_sentences: int = Field(default=64, ge=1)  # sentences per text, else 413
+    max_request_sentences: int = Field(default=512, ge=1)  # sentences per request, else 413
+    # mixed_score from which a text is `mixed`; None = the threshold calibrated for the bundle's
+    # language (app.core.sentence_scoring.MIXED_THRESHOLDS, docs/sentences.md)
+    mixed_threshold: float | None = Field(default=None, ge=0, le=1)
     # --- security ---
     api_key: SecretStr | None = None  # when set: `Authorization: Bearer <key>` on all but probes
     metrics_require_key: bool = False  # also require the key on /metrics

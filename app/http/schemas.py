@@ -117,7 +117,23 @@ def direction_of(value: str | None) -> Literal["left", "right"] | None:
     return None if value is None else "left" if value.lower() == "left" else "right"
 
 
-class PredictRequest(TextsRequest):
+class SentencesOption(BaseModel):
+    sentences: bool | None = Field(
+        default=None,
+        description="Also split each text into sentences and answer each one (its character "
+        "span, label and probabilities) with an aggregate over them, including `mixed` when "
+        "strong positive and strong negative sentences coexist. Every sentence is scored in the "
+        "same batch as the text. 413 past SENTIMENT_MAX_SENTENCES sentences in a text. Default: "
+        "false",
+    )
+
+
+class ExplainBody(TextsRequest, SentencesOption):
+    """/explain's body: /predict's texts and options but `full_model` (explanations always run
+    the full model)."""
+
+
+class PredictRequest(TextsRequest, SentencesOption):
     full_model: bool | None = Field(
         default=None,
         description="Answer every text with the full model, even where the bundle's cascade "
@@ -150,6 +166,29 @@ class LabelScore(BaseModel):
     )
 
 
+class SentencePrediction(BaseModel):
+    start: int = Field(description="First character of the sentence in the text as sent")
+    end: int = Field(description="One past the sentence's last character")
+    label: str = Field(description="The sentence's most probable label")
+    score: float = Field(description="Probability of that label")
+    probabilities: dict[str, float] = Field(description="Probability of every label")
+
+
+class SentenceAggregate(BaseModel):
+    label: str = Field(description="Most probable label of the sentences' length-weighted mean")
+    score: float = Field(description="Probability of that label in the mean")
+    probabilities: dict[str, float] = Field(
+        description="The sentences' probabilities averaged, weighted by length in characters"
+    )
+    mixed: bool = Field(description="True when mixed_score >= mixed_threshold")
+    mixed_score: float | None = Field(
+        description="min(max P(positive), max P(negative)) over the sentences; null for one "
+        "sentence or a model without both labels"
+    )
+    mixed_threshold: float = Field(description="Calibrated threshold (docs/sentences.md)")
+    sentences: int = Field(description="Number of sentences")
+
+
 class Prediction(BaseModel):
     label: str = Field(description="The most probable label")
     score: float = Field(description="Probability of that label")
@@ -171,6 +210,12 @@ class Prediction(BaseModel):
         description="Only with `raw_scores`: every label's logit, the graph's output before "
         "softmax. The bundles' graphs end in logits (an ensemble's are a weighted sum of its "
         "members' logits), so these are the model's raw scores, not derived from probabilities",
+    )
+    sentences: list[SentencePrediction] | None = Field(
+        default=None, description='Only with `"sentences": true`: each sentence, in text order'
+    )
+    aggregate: SentenceAggregate | None = Field(
+        default=None, description='Only with `"sentences": true`: the aggregate over them'
     )
 
 

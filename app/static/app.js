@@ -1,4 +1,5 @@
 // The playground: calls /models, /predict and /explain of this same service. No dependencies.
+// "By sentence" adds `"sentences": true`: each sentence is coloured by its own label.
 "use strict";
 
 const KEY_STORE = "sentiment-api-key";
@@ -111,6 +112,38 @@ function strongest(words, values, text, label) {
   return `Most for ${label}: ${up.join(", ") || "none"}. Most against: ${down.join(", ") || "none"}.`;
 }
 
+function sentenceSpans(text, sentences) {
+  // The text with each sentence in a span coloured by its label; gaps stay plain text.
+  const nodes = [];
+  let at = 0;
+  for (const sentence of sentences) {
+    if (sentence.start > at) nodes.push(document.createTextNode(text.slice(at, sentence.start)));
+    const span = element("span", text.slice(sentence.start, sentence.end), `sentence ${sentence.label}`);
+    span.dataset.label = sentence.label;
+    span.title = `${sentence.label}: ${probabilityText(sentence.probabilities)}`;
+    nodes.push(span);
+    at = sentence.end;
+  }
+  if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
+  return nodes;
+}
+
+function aggregateText(aggregate) {
+  const mixed = aggregate.mixed_score === null ? "one sentence" : aggregate.mixed
+    ? `mixed (${aggregate.mixed_score.toFixed(2)} ≥ ${aggregate.mixed_threshold})`
+    : `not mixed (${aggregate.mixed_score.toFixed(2)} < ${aggregate.mixed_threshold})`;
+  return `Over ${aggregate.sentences} sentence(s): ${aggregate.label} ` +
+    `(${(100 * aggregate.score).toFixed(1)}%, length-weighted mean); ${mixed}.`;
+}
+
+function showSentences(answer, text) {
+  const part = $("sentences-part");
+  part.hidden = !answer.sentences;
+  if (!answer.sentences) return;
+  $("sentences").replaceChildren(...sentenceSpans(text, answer.sentences));
+  $("aggregate").textContent = aggregateText(answer.aggregate);
+}
+
 function showExplanation(explanation, text) {
   state.explanation = explanation;
   state.text = text;
@@ -125,12 +158,15 @@ function showExplanation(explanation, text) {
     toward.append(option);
   }
   $("method").textContent = `method: ${explanation.method}`;
+  showSentences(explanation, text);
   renderWords();
   $("result").hidden = false;
 }
 
 async function explainOne(text) {
-  const data = await api("/explain", { text, model: $("model").value || undefined });
+  const body = { text, model: $("model").value || undefined };
+  if ($("by-sentence").checked) body.sentences = true;
+  const data = await api("/explain", body);
   showExplanation(data.explanations[0], text);
 }
 
@@ -150,9 +186,12 @@ function tableRow(text, prediction, index) {
     row.classList.add("chosen");
     run(() => explainOne(text));
   });
+  const textCell = element("td", undefined, "text");
+  textCell.append(...(prediction.sentences ? sentenceSpans(text, prediction.sentences) : [text]));
+  if (prediction.aggregate && prediction.aggregate.mixed) textCell.append(" ", element("span", "mixed", "tag mixed"));
   const cells = [
     element("td", String(index + 1)),
-    element("td", text, "text"),
+    textCell,
     element("td", prediction.label),
     element("td", `${(100 * prediction.score).toFixed(1)}%`, "num"),
     element("td", probabilityText(prediction.probabilities)),
@@ -164,7 +203,9 @@ function tableRow(text, prediction, index) {
 }
 
 async function predictList(texts) {
-  const data = await api("/predict", { texts, model: $("model").value || undefined });
+  const request = { texts, model: $("model").value || undefined };
+  if ($("by-sentence").checked) request.sentences = true;
+  const data = await api("/predict", request);
   const body = $("table").tBodies[0];
   body.replaceChildren(...data.predictions.map((p, i) => tableRow(texts[i], p, i)));
   $("table-section").hidden = false;

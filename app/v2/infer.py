@@ -13,7 +13,7 @@ from app.core.errors import MalformedBody
 from app.core.limits import check_texts
 from app.core.service import Service
 from app.core.waiting import Disconnected
-from app.v2.messages import InferenceRequest, RequestInput
+from app.v2.messages import SENTENCES_OUTPUT, InferenceRequest, RequestInput
 from app.v2.openinference import (
     OUTPUTS,
     check_version,
@@ -56,14 +56,18 @@ async def infer(
     texts = texts_of(body)
     outputs = requested_outputs(body)
     check_texts(texts, service.limits)
-    result = await service.classify(
-        model, texts, flag_of(body, "truncate"), flag_of(body, "full_model"), disconnected
-    )
+    options = (model, texts, flag_of(body, "truncate"), flag_of(body, "full_model"), disconnected)
+    analyses = None
+    if SENTENCES_OUTPUT in outputs:
+        result, analyses = await service.classify_sentences(*options)
+    else:
+        result = await service.classify(*options)
+    probs = [s.probabilities for s in result.scored]
     answer = {
         "model_name": model.name,
         "model_version": model.bundle.manifest.version,
         "id": body.id if body.id is not None else request_id,
-        "outputs": output_tensors(outputs, model.labels, [s.probabilities for s in result.scored]),
+        "outputs": output_tensors(outputs, model.labels, probs, analyses),
     }
     return Inferred(answer, result.times)
 
@@ -93,5 +97,5 @@ def binary_outputs(body: InferenceRequest) -> set[str]:
     """Outputs to answer as binary: `binary_data` per output, else `binary_data_output`."""
     default = flag(body.parameters, "binary_data_output", False)
     if body.outputs is None:
-        return set(OUTPUTS) if default else set()
+        return {*OUTPUTS, SENTENCES_OUTPUT} if default else set()
     return {o.name for o in body.outputs if flag(o.parameters, "binary_data", default)}

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from app.http.schemas import TEXT_SCHEMA
 
 OUTPUT_NAMES = ("probabilities", "label")
+# per-sentence analysis: a BYTES [N] output, one JSON document per text, answered when the
+# request sets parameters.sentences=true or names this output
+SENTENCES_OUTPUT = "sentences"
 # texts, flat ([N]) or one per row ([N, 1]). The OpenAPI document describes JSON bodies, where
 # `data` is required; a binary-extension body (not JSON, so outside the document) leaves it out.
 DATA_SCHEMA = {
@@ -60,8 +63,9 @@ class RequestInput(_Strict):
 
 
 class RequestOutput(_Strict):
-    name: Annotated[str, WithJsonSchema({"enum": list(OUTPUT_NAMES)})] = Field(
-        description='"probabilities" or "label"'
+    name: Annotated[str, WithJsonSchema({"enum": [*OUTPUT_NAMES, SENTENCES_OUTPUT]})] = Field(
+        description='"probabilities", "label" or "sentences" (per-sentence analysis: BYTES [N], '
+        'each a JSON document {"sentences": [...], "aggregate": {...}} as /predict answers)'
     )
     parameters: dict[str, Any] | None = Field(
         default=None, description="binary_data (bool): answer this output as binary data"
@@ -93,8 +97,9 @@ class InferenceRequest(_Strict):
     id: str | None = Field(default=None, description="Echoed in the response")
     parameters: dict[str, Any] | None = Field(
         default=None,
-        description='Optional "truncate" (bool) and "binary_data_output" (bool: every output '
-        "as binary data); other keys are ignored",
+        description='Optional "truncate" (bool), "sentences" (bool: also answer the '
+        '"sentences" output, per-sentence analysis) and "binary_data_output" (bool: every '
+        "output as binary data); other keys are ignored",
     )
     inputs: list[RequestInput] = Field(min_length=1, json_schema_extra={"maxItems": 1})
     outputs: list[RequestOutput] | None = Field(default=None, description="Default: all outputs")

@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from app.core.errors import InvalidInput, ModelNotFound
 from app.core.worker import ModelWorker
-from app.v2.messages import OUTPUT_NAMES, InferenceRequest
+from app.v2.messages import OUTPUT_NAMES, SENTENCES_OUTPUT, InferenceRequest
 
 INPUT_NAME = "text"
 OUTPUTS = OUTPUT_NAMES
@@ -44,12 +45,15 @@ def texts_of(request: InferenceRequest) -> list[str]:
 
 
 def requested_outputs(request: InferenceRequest) -> list[str]:
+    """The outputs to answer: those named, else all (with "sentences" when asked for)."""
     if request.outputs is None:
-        return list(OUTPUTS)
+        asked = flag_of(request, SENTENCES_OUTPUT)
+        return [*OUTPUTS, SENTENCES_OUTPUT] if asked else list(OUTPUTS)
     names = [o.name for o in request.outputs]
-    unknown = [n for n in names if n not in OUTPUTS]
+    known = [*OUTPUTS, SENTENCES_OUTPUT]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise InvalidInput(f"unknown outputs {unknown}; this model has {list(OUTPUTS)}")
+        raise InvalidInput(f"unknown outputs {unknown}; this model has {known}")
     return names
 
 
@@ -61,7 +65,12 @@ def flag_of(request: InferenceRequest, name: str) -> bool | None:
     return value
 
 
-def output_tensors(names: list[str], labels: list[str], probs: list[list[float]]) -> list[dict]:
+def output_tensors(
+    names: list[str],
+    labels: list[str],
+    probs: list[list[float]],
+    analyses: list[dict[str, Any]] | None = None,
+) -> list[dict]:
     n, c = len(probs), len(labels)
     tensors = {
         "probabilities": lambda: {
@@ -76,6 +85,12 @@ def output_tensors(names: list[str], labels: list[str], probs: list[list[float]]
             "datatype": "BYTES",
             "data": [labels[max(range(c), key=row.__getitem__)] for row in probs],
         },
+        SENTENCES_OUTPUT: lambda: {
+            "name": SENTENCES_OUTPUT,
+            "shape": [n],
+            "datatype": "BYTES",
+            "data": [json.dumps(a, ensure_ascii=False) for a in analyses or []],
+        },
     }
     return [tensors[name]() for name in names]
 
@@ -89,6 +104,8 @@ def check_version(model: ModelWorker, version: str | None) -> None:
 
 
 def model_metadata(model: ModelWorker) -> dict[str, Any]:
+    """The default outputs; the optional "sentences" output is left out, so that clients that
+    ask for every listed output do not turn on per-sentence analysis (docs/sentences.md)."""
     return {
         "name": model.name,
         "versions": [model.bundle.manifest.version],

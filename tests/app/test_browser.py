@@ -4,7 +4,8 @@ Debian's `chromium` and `chromium-driver` (driven by Selenium); nothing is downl
 time, and Chromium resolves no host but 127.0.0.1, so a page that needed the network would fail
 here. Skipped, saying why, only where no Chromium is installed (`.ci/run` installs it).
 `PLAYGROUND_MODEL_DIR=model/bundles PLAYGROUND_SCREENSHOT=docs/playground.png` runs it on the
-shipped models and saves the README's screenshot.
+shipped models and saves the README's screenshot (`PLAYGROUND_SENTENCES_SCREENSHOT=
+docs/sentences_playground.png` that of docs/sentences.md).
 """
 
 from __future__ import annotations
@@ -170,3 +171,47 @@ def test_docs_list_every_operation_with_no_request_off_the_machine(site: tuple) 
     assert resources and all(r.startswith(url) for r in resources), resources
     driver.get(f"{url}/redoc")
     until(driver, lambda d: "/explain" in d.find_element(By.TAG_NAME, "body").text, "ReDoc blank")
+
+
+def test_by_sentence_colours_each_sentence_by_its_label(site: tuple) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver, url, _ = site
+    driver.get(f"{url}/")
+    until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"), "no models")
+    driver.find_element(By.ID, "by-sentence").click()
+    text = f"{POSITIVE} {NEGATIVE}"
+    analyse(driver, text)
+    spans = until(
+        driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#sentences .sentence"), "no sentences"
+    )
+    body = {"text": text, "sentences": True}
+    want = httpx.post(f"{url}/explain", json=body, timeout=10).json()["explanations"][0]
+    assert [s.text for s in spans] == [text[s["start"] : s["end"]] for s in want["sentences"]]
+    assert [s.get_attribute("data-label") for s in spans] == [s["label"] for s in want["sentences"]]
+    colours = {s.value_of_css_property("background-color") for s in spans}
+    assert len(colours) == len({s["label"] for s in want["sentences"]})
+    assert "sentence(s)" in driver.find_element(By.ID, "aggregate").text
+    shot = os.environ.get("PLAYGROUND_SENTENCES_SCREENSHOT")
+    if shot:
+        driver.find_element(By.ID, "sentences-part").location_once_scrolled_into_view  # noqa: B018
+        assert driver.save_screenshot(shot)
+
+
+def test_by_sentence_colours_the_sentences_of_a_pasted_list(site: tuple) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url, _ = site
+    driver.get(f"{url}/")
+    until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"), "no models")
+    driver.find_element(By.ID, "as-list").click()
+    driver.find_element(By.ID, "by-sentence").click()
+    box = driver.find_element(By.ID, "text")
+    box.send_keys(f"{POSITIVE} {NEGATIVE}", Keys.SHIFT, Keys.ENTER, "fine")
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    rows = until(
+        driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#table tbody tr"), "no table rows"
+    )
+    counts = [len(r.find_elements(By.CSS_SELECTOR, "td.text .sentence")) for r in rows]
+    assert counts == [4, 1]

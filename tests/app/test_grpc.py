@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,12 @@ def test_codes_follow_the_error_table() -> None:
     assert grpc_code(ValueError("x")) == grpc.StatusCode.INTERNAL
     statuses = {status for status, _ in ERROR_TABLE.values()}
     assert statuses - {500} <= set(GRPC_CODES)
+
+
+async def test_sentences_parameter_adds_the_sentences_output(stub: Stub) -> None:
+    request = infer_request(["Great acting. Awful plot!"])
+    request.parameters["sentences"].bool_param = True
+    response = await stub.ModelInfer(request)
+    assert [o.name for o in response.outputs] == ["probabilities", "label", "sentences"]
+    (document,) = decode_bytes_tensor(response.raw_output_contents[2])
+    assert len(json.loads(document)["sentences"]) == 2

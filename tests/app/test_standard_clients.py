@@ -89,6 +89,17 @@ def test_triton_http_infers_a_batch(live: Server, expected: list[dict], binary: 
     check_answers(labels, result.as_numpy("probabilities"), expected)
 
 
+def test_triton_http_reads_the_sentences_output(live: Server) -> None:
+    client = httpclient.InferenceServerClient(url=live.http_address)
+    outputs = [httpclient.InferRequestedOutput(n) for n in ("label", "sentences")]
+    text = "Great acting. Awful plot!"
+    result = client.infer("tiny-en", [triton_input([text], True)], outputs=outputs)
+    (document,) = [json.loads(text_of(d)) for d in result.as_numpy("sentences").tolist()]
+    spans = [text[s["start"] : s["end"]] for s in document["sentences"]]
+    assert spans == ["Great acting.", "Awful plot!"]
+    assert document["aggregate"]["sentences"] == 2
+
+
 @pytest.mark.parametrize(
     ("model", "texts", "status"),
     [("nope", ["a"], "404"), ("tiny-en", [], "422"), ("tiny-en", ["a"] * 5, "429")],

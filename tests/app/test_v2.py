@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -128,3 +129,33 @@ async def test_unknown_model_is_404_with_error_field(client: httpx.AsyncClient) 
     ):
         assert response.status_code == 404
         assert "tiny-en" in response.json()["error"]
+
+
+async def test_sentences_parameter_adds_a_bytes_output_of_json_documents(
+    client: httpx.AsyncClient,
+) -> None:
+    text = "Great acting. Awful plot!"
+    body = infer_body([text, "fine"], parameters={"sentences": True})
+    response = await client.post("/v2/models/tiny-en/infer", json=body)
+    assert response.status_code == 200, response.text
+    outputs = {o["name"]: o for o in response.json()["outputs"]}
+    assert list(outputs) == ["probabilities", "label", "sentences"]
+    tensor = outputs["sentences"]
+    assert (tensor["datatype"], tensor["shape"]) == ("BYTES", [2])
+    first = json.loads(tensor["data"][0])
+    own = (await client.post("/predict", json={"text": text, "sentences": True})).json()
+    assert first["sentences"] == own["predictions"][0]["sentences"]
+    assert first["aggregate"] == own["predictions"][0]["aggregate"]
+
+
+async def test_naming_the_sentences_output_asks_for_it(client: httpx.AsyncClient) -> None:
+    body = infer_body(["Great. Bad."], outputs=[{"name": "sentences"}])
+    response = await client.post("/v2/models/tiny-ko/infer", json=body)
+    (tensor,) = response.json()["outputs"]
+    assert len(json.loads(tensor["data"][0])["sentences"]) == 2
+
+
+async def test_sentences_parameter_must_be_a_boolean(client: httpx.AsyncClient) -> None:
+    body = infer_body(["a"], parameters={"sentences": "yes"})
+    response = await client.post("/v2/models/tiny-en/infer", json=body)
+    assert response.status_code == 422 and "sentences" in response.json()["error"]

@@ -185,3 +185,16 @@ async def test_null_text_fields_are_refused(
 ) -> None:
     response = await client.post(route, json=body)
     assert response.status_code == 422 and "null" in response.json()["error"]
+
+
+async def test_the_sentences_output_travels_as_binary_data(client: httpx.AsyncClient) -> None:
+    texts = ["Great acting. Awful plot!", "fine"]
+    parameters = {"binary_data_output": True, "sentences": True}
+    content, headers = binary_body(texts, parameters=parameters)
+    binary = await client.post(URL, content=content, headers=headers)
+    assert binary.status_code == 200, binary.text
+    tensor = {"name": "text", "shape": [2], "datatype": "BYTES", "data": texts}
+    plain = await client.post(URL, json={"inputs": [tensor], "parameters": {"sentences": True}})
+    got, want = outputs_of(binary), outputs_of(plain)
+    assert [json.loads(d) for d in got["sentences"]] == [json.loads(d) for d in want["sentences"]]
+    assert len(json.loads(got["sentences"][0])["sentences"]) == 2

@@ -29,8 +29,8 @@ def ray_runtime():
     ray.shutdown()
 
 
-def options(bundles_root: Path, src: Path, out: Path, **kw) -> Options:
-    scorer = ScorerConfig(model="tiny-en", model_dir=bundles_root, max_texts=64)
+def options(bundles_root: Path, src: Path, out: Path, scorer=None, **kw) -> Options:
+    scorer = scorer or ScorerConfig(model="tiny-en", model_dir=bundles_root, max_texts=64)
     return Options(
         input=src, output=out, prefix="pred_", chunk_rows=64, progress=False, scorer=scorer, **kw
     )
@@ -47,6 +47,18 @@ def test_ray_output_is_the_local_output(ray_runtime, bundles_root: Path, tmp_pat
     summary = run(options(bundles_root, src, remote, ray="auto", ray_actors=2))
     assert summary.rows == 300
     assert text(remote) == text(local)
+
+
+def test_ray_sentences_output_is_the_local_output(
+    ray_runtime, bundles_root: Path, tmp_path: Path
+) -> None:
+    src = imdb_slice(tmp_path / "imdb.tsv", 40)
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    scorer = ScorerConfig(model="tiny-en", model_dir=bundles_root, max_texts=64, sentences=True)
+    run(options(bundles_root, src, local, scorer=scorer))
+    summary = run(options(bundles_root, src, remote, ray="auto", ray_actors=2, scorer=scorer))
+    assert summary.rows == 40
+    assert text(remote) == text(local) and '"pred_sentences"' in text(local)
 
 
 def test_ray_resumes_a_local_output(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,35 @@ def test_cli_refuses_an_unknown_model(bundles_root: Path, tmp_path: Path, capsys
     argv = [str(src), str(tmp_path / "o.csv"), "--model", "nope", "--model-dir", str(bundles_root)]
     assert main([*argv, "--prefix", "p_"]) == 2
     assert "no bundle named 'nope'" in capsys.readouterr().err
+
+
+def test_cli_sentences_adds_the_aggregate_and_each_sentence(
+    bundles_root: Path, tmp_path: Path
+) -> None:
+    src, out = imdb_slice(tmp_path / "imdb.tsv", 6), tmp_path / "out.jsonl"
+    argv = [str(src), str(out), "--model", "tiny-en", "--model-dir", str(bundles_root)]
+    assert main([*argv, "--prefix", "pred_", "--sentences", "--no-progress"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 6
+    for row in rows:
+        sentences = json.loads(row["pred_sentences"])
+        assert len(sentences) > 1
+        assert all(row["text"][s["start"] : s["end"]].strip() for s in sentences)
+        assert row["pred_aggregate_label"] in ("negative", "neutral", "positive")
+        assert isinstance(row["pred_mixed"], bool) and 0 <= row["pred_mixed_score"] <= 1
+
+
+def test_sentence_answers_are_the_texts_answers_alone(scorer, bundles_root: Path) -> None:
+    config = ScorerConfig(model="tiny-en", model_dir=bundles_root, max_texts=4, sentences=True)
+    with_sentences = load_scorer(config)
+    try:
+        (result,) = with_sentences.score(["Great film. Awful ending! Fine."])
+    finally:
+        with_sentences.close()
+    alone = scorer.score(
+        ["Great film.", "Awful ending!", "Fine.", "Great film. Awful ending! Fine."]
+    )
+    assert result.probabilities == pytest.approx(alone[3].probabilities)
+    sentences = result.analysis["sentences"]
+    for sentence, want in zip(sentences, alone[:3], strict=True):
+        assert sentence["probabilities"] == pytest.approx(want.probabilities)

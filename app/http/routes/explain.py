@@ -14,33 +14,45 @@ from pydantic import ConfigDict
 
 from app.core.context import RequestContext
 from app.core.limits import check_texts
-from app.core.occlusion import ExplainLimits, explain_texts
+from app.core.occlusion import ExplainLimits, SentencesAsked, explain_texts
+from app.core.sentence_scoring import mixed_rule, split_checked
 from app.core.service import Service
 from app.http.deps import ContextDep, ServiceDep
 from app.http.responses import JSONBytesResponse
-from app.http.schemas import ExplainResponse, TextsRequest, error_responses
+from app.http.schemas import ExplainBody, ExplainResponse, error_responses
 
 DESCRIPTION = """Same body as /predict, tighter limits (`SENTIMENT_EXPLAIN_MAX_TEXTS`,
 `SENTIMENT_EXPLAIN_MAX_TOKENS`). Method: occlusion, each word deleted in turn and every variant
 scored in one batch; a word's contribution is the label's log-odds for the text minus those
-without the word."""
+without the word. With `"sentences": true` each explanation also holds `sentences` and
+`aggregate` as in /predict, the sentences scored in the same batch as the variants (on the full
+model, as every row of an explanation)."""
 
 
 @cache  # building a pydantic model costs ~10 ms; apps with the same limit share one
-def request_model(max_texts: int) -> type[TextsRequest]:
-    """TextsRequest whose documented `texts` holds at most `max_texts` items."""
-    extra: dict[str, Any] = dict(TextsRequest.model_config.get("json_schema_extra") or {})
+def request_model(max_texts: int) -> type[ExplainBody]:
+    """ExplainBody whose documented `texts` holds at most `max_texts` items."""
+    extra: dict[str, Any] = dict(ExplainBody.model_config.get("json_schema_extra") or {})
 
     def document(schema: dict[str, Any]) -> None:
         schema.update(extra)
         schema["properties"]["texts"]["maxItems"] = max_texts
 
-    config = ConfigDict(**{**TextsRequest.model_config, "json_schema_extra": document})
-    return type("ExplainRequest", (TextsRequest,), {"model_config": config, "__module__": __name__})
+    config = ConfigDict(**{**ExplainBody.model_config, "json_schema_extra": document})
+    return type("ExplainRequest", (ExplainBody,), {"model_config": config, "__module__": __name__})
+
+
+async def sentences_asked(
+    service: Service, body: ExplainBody, language: str
+) -> SentencesAsked | None:
+    if not body.sentences:
+        return None
+    spans = await split_checked(body.items, language, service.sentence_limits)
+    return SentencesAsked(spans, mixed_rule(language, service.settings.mixed_threshold))
 
 
 async def answer_explain(
-    service: Service, body: TextsRequest, context: RequestContext
+    service: Service, body: ExplainBody, context: RequestContext
 ) -> JSONBytesResponse:
     texts = body.items
     check_texts(texts, service.limits)
@@ -49,7 +61,9 @@ async def answer_explain(
     settings = service.settings
     truncate = settings.truncate if body.truncate is None else body.truncate
     limits = ExplainLimits(settings.explain_max_texts, settings.explain_max_tokens)
-    answers, times = await explain_texts(model, texts, truncate, service.deadline(), limits)
+    asked = await sentences_asked(service, body, model.bundle.manifest.language)
+    deadline = service.deadline()
+    answers, times = await explain_texts(model, texts, truncate, deadline, limits, asked)
     context.times = times
     service.metrics.observe_stage(model.name, "tokenization", times.tokenization / 1e3)
     return JSONBytesResponse(

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.context import CONTEXT_KEY, RequestContext
-from app.core.errors import ServiceError
+from app.core.errors import InvalidInput, ServiceError
 from app.core.limits import check_texts
 from app.core.routing import AUTO, NOT_SERVED
 from app.core.service import Service
@@ -66,9 +66,12 @@ async def answer_predict(
         return await answer_auto(service, body, context, disconnected)
     model = service.model(body.model)
     context.model = model.name
-    result = await service.classify(
-        model, texts, body.truncate, body.full_model, disconnected, body.direction
-    )
+    options = (model, texts, body.truncate, body.full_model, disconnected, body.direction)
+    analyses: list[dict[str, Any]] = []
+    if body.sentences:
+        result, analyses = await service.classify_sentences(*options)
+    else:
+        result = await service.classify(*options)
     context.times = result.times
     labels = model.labels
     if body.top_k is None and not body.raw_scores:
@@ -76,6 +79,8 @@ async def answer_predict(
     else:
         raw = bool(body.raw_scores)
         predictions = [detailed_prediction(labels, s, body.top_k, raw) for s in result.scored]
+    for answer, extra in zip(predictions, analyses, strict=False):
+        answer.update(extra)
     return JSONBytesResponse(
         {"model": model.name, "predictions": predictions}, headers=result.times.headers()
     )
@@ -86,6 +91,11 @@ async def answer_auto(
 ) -> JSONBytesResponse:
     """`"model": "auto"`: each prediction names its model and language; a text in a language
     no served model reads gets a per-text error in its place."""
+    if body.sentences:
+        raise InvalidInput(
+            '`"sentences": true` needs a named model; with "model": "auto" it is not offered. '
+            "Name the model of the texts' language (see GET /models)"
+        )
     routed = await service.classify_auto(
         body.items, body.truncate, body.full_model, disconnected, body.direction
     )
