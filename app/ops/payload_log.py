@@ -1,0 +1,191 @@
+"""The sampled payload log (opt-in): a sample of scored requests written to a rotating JSONL
+file, to collect real traffic for relabelling and the next training run.
+
+The request path only draws the sample and puts one tuple into a bounded queue without waiting
+(`put_nowait`); a full queue drops the record and counts it. A writer thread wakes every
+`FLUSH_S`, takes everything queued, and formats, hashes and writes it there, so a slow disk
+never holds up an answer. One line per text:
+
+    {"time": "2026-12-05T18:30:00.123Z", "request_id": "...", "model": "sentiment-en",
+     "model_version": "2.0.1", "index": 0, "text": "...", "served_label": "positive",
+     "served_probabilities": {"negative": 0.01, ...}, "path": "full"}
+
+`text` becomes `text_sha256` (hex of the UTF-8 text) or is left out, as configured. The served
+answer is named `served_*`, so that `python -m app.bulk payload.jsonl out.jsonl` rescores the
+file with another model and writes the new answer beside the one that was served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from prometheus_client import Counter
+
+from app.ops.logs import request_id_var
+
+if TYPE_CHECKING:
+    from app.core.settings import Settings
+    from app.core.worker import Scored
+    from app.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
+TextMode = Literal["text", "hash", "none"]
+FLUSH_S = 0.2  # the writer's wake-up: lines reach the file at most this late
+STOP_S = 5.0  # at shutdown, how long the writer may take to write what is queued
+
+# one queued request: epoch seconds, request id, model, version, labels, texts, answers
+Entry = tuple[float, str, str, str, Sequence[str], Sequence[str], Sequence["Scored"]]
+
+
+class RotatingJsonl:
+    """Appends lines to `path`; past `max_bytes` the file becomes `path.1` (`path.1` becomes
+    `path.2`, ...), keeping `backups` old files, like logging's RotatingFileHandler."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self.path, self.max_bytes, self.backups = path, max_bytes, backups
+        self._file = path.open("ab")
+        self._size = self._file.tell()
+
+    def write(self, lines: list[bytes]) -> None:
+        for line in lines:
+            if self._size and self._size + len(line) > self.max_bytes:
+                self.rotate()
+            self._file.write(line)
+            self._size += len(line)
+        self._file.flush()
+
+    def rotate(self) -> None:
+        self._file.close()
+        if self.backups:
+            for number in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{number}")
+                if older.exists():
+                    older.replace(self.path.with_name(f"{self.path.name}.{number + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._file = self.path.open("ab")
+        self._size = 0
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def line_of(entry: Entry, index: int, text_mode: TextMode) -> bytes:
+    at, request_id, model, version, labels, texts, scored = entry
+    probabilities = scored[index].probabilities
+    best = max(range(len(labels)), key=probabilities.__getitem__)
+    record: dict[str, Any] = {
+        "time": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+        "request_id": request_id,
+        "model": model,
+        "model_version": version,
+        "index": index,
+    }
+    text = texts[index]
+    if text_mode == "text":
+        record["text"] = text
+    elif text_mode == "hash":
+        record["text_sha256"] = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    record["served_label"] = labels[best]
+    record["served_probabilities"] = dict(zip(labels, probabilities, strict=True))
+    record["path"] = scored[index].path
+    return orjson.dumps(record) + b"\n"
+
+
+class PayloadLog:
+    """The sampler (request side) and the writer thread (file side) of the payload log."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        assert settings.payload_log is not None
+        self.path = settings.payload_log
+        self.sample = settings.payload_log_sample
+        self.text_mode: TextMode = settings.payload_log_text
+        self._max_bytes = settings.payload_log_max_bytes
+        self._backups = settings.payload_log_backups
+        self._queue: queue.Queue[Entry] = queue.Queue(settings.payload_log_queue)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._file: RotatingJsonl | None = None
+        registry = metrics.registry
+        self.written = Counter(
+            "sentiment_payload_log_written",
+            "Sampled requests written to the payload log",
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "sentiment_payload_log_dropped",
+            "Sampled requests not written: the writer's queue was full, or the write failed",
+            registry=registry,
+        )
+
+    def offer(
+        self, model: str, version: str, labels: Sequence[str], texts: Sequence[str], scored: Any
+    ) -> None:
+        """Request side: draw the sample and queue the request without waiting."""
+        if self.sample < 1.0 and random.random() >= self.sample:
+            return
+        entry = (time.time(), request_id_var.get(), model, version, labels, texts, scored)
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            self.dropped.inc()
+
+    def start(self) -> None:
+        """Open the file (an unwritable path fails start-up here) and start the writer."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = RotatingJsonl(self.path, self._max_bytes, self._backups)
+        self._thread = threading.Thread(target=self._run, name="payload-log", daemon=True)
+        self._thread.start()
+        log.info(
+            "payload log on",
+            extra={"path": str(self.path), "sample": self.sample, "text": self.text_mode},
+        )
+
+    def stop(self) -> None:
+        """Write what is queued, then close the file."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(STOP_S)
+        if self._file is not None:
+            self._file.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_S):
+            self.drain()
+        self.drain()
+
+    def drain(self) -> None:
+        entries: list[Entry] = []
+        while True:
+            try:
+                entries.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if not entries or self._file is None:
+            return
+        lines = [line_of(e, i, self.text_mode) for e in entries for i in range(len(e[5]))]
+        try:
+            self._file.write(lines)
+        except OSError:
+            log.exception("payload log: could not write %d requests", len(entries))
+            self.dropped.inc(len(entries))
+            return
+        self.written.inc(len(entries))
+
+
+def payload_log(settings: Settings, metrics: Metrics) -> PayloadLog | None:
+    """The payload log the settings ask for, or None when it is off (the default)."""
+    if settings.payload_log is None or settings.payload_log_sample <= 0:
+        return None
+    return PayloadLog(settings, metrics)
