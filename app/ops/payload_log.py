@@ -24,7 +24,6 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -81,26 +80,45 @@ class RotatingJsonl:
         self._file.close()
 
 
-def line_of(entry: Entry, index: int, text_mode: TextMode) -> bytes:
-    at, request_id, model, version, labels, texts, scored = entry
-    probabilities = scored[index].probabilities
-    best = max(range(len(labels)), key=probabilities.__getitem__)
-    record: dict[str, Any] = {
-        "time": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
-        "request_id": request_id,
-        "model": model,
-        "model_version": version,
-        "index": index,
-    }
-    text = texts[index]
-    if text_mode == "text":
-        record["text"] = text
-    elif text_mode == "hash":
-        record["text_sha256"] = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    record["served_label"] = labels[best]
-    record["served_probabilities"] = dict(zip(labels, probabilities, strict=True))
-    record["path"] = scored[index].path
-    return orjson.dumps(record) + b"\n"
+class LineFormat:
+    """Formats the lines of queued requests (in the writer thread): the text as configured, the
+    time as ISO 8601 UTC with milliseconds (the seconds part formatted once per second)."""
+
+    def __init__(self, text_mode: TextMode) -> None:
+        self.text_mode = text_mode
+        self._second = -1
+        self._stamp = ""
+
+    def time(self, at: float) -> str:
+        second = int(at)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int((at - second) * 1000):03d}Z"
+
+    def lines(self, entry: Entry) -> list[bytes]:
+        at, request_id, model, version, labels, texts, scored = entry
+        stamp = self.time(at)
+        out = []
+        for index, (text, answer) in enumerate(zip(texts, scored, strict=True)):
+            probabilities = answer.probabilities
+            record: dict[str, Any] = {
+                "time": stamp,
+                "request_id": request_id,
+                "model": model,
+                "model_version": version,
+                "index": index,
+            }
+            if self.text_mode == "text":
+                record["text"] = text
+            elif self.text_mode == "hash":
+                digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+                record["text_sha256"] = digest
+            record["served_label"] = labels[probabilities.index(max(probabilities))]
+            record["served_probabilities"] = dict(zip(labels, probabilities, strict=True))
+            record["path"] = answer.path
+            out.append(orjson.dumps(record) + b"\n")
+        return out
 
 
 class PayloadLog:
@@ -111,6 +129,7 @@ class PayloadLog:
         self.path = settings.payload_log
         self.sample = settings.payload_log_sample
         self.text_mode: TextMode = settings.payload_log_text
+        self._format = LineFormat(self.text_mode)
         self._max_bytes = settings.payload_log_max_bytes
         self._backups = settings.payload_log_backups
         self._queue: queue.Queue[Entry] = queue.Queue(settings.payload_log_queue)
@@ -174,7 +193,7 @@ class PayloadLog:
                 break
         if not entries or self._file is None:
             return
-        lines = [line_of(e, i, self.text_mode) for e in entries for i in range(len(e[5]))]
+        lines = [line for entry in entries for line in self._format.lines(entry)]
         try:
             self._file.write(lines)
         except OSError:

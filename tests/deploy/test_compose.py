@@ -153,6 +153,15 @@ def test_image_holds_no_torch_pip_or_compiler_and_runs_unprivileged(stack: Stack
     assert stack.container()["HostConfig"]["ReadonlyRootfs"] is True
 
 
+def test_image_stays_within_its_size_budget(stack: Stack) -> None:
+    """400 MB (as `docker images` counts: 10^6 bytes), the base image included; the layer
+    table is in docs/deployment.md."""
+    image = json.loads(
+        run(["docker", "image", "inspect", stack.container()["Image"]], stack.env, 30)
+    )
+    assert image[0]["Size"] <= 400_000_000, image[0]["Size"]
+
+
 def test_every_log_line_is_one_json_object(stack: Stack) -> None:
     """The service's log contract (SENTIMENT_JSON_LOGS): no library may print around it."""
     lines = stack.compose("logs", "--no-color", "--no-log-prefix", "api").splitlines()
