@@ -8,7 +8,7 @@ never holds up an answer. One line per text:
 
     {"time": "2026-12-05T18:30:00.123Z", "request_id": "...", "model": "sentiment-en",
      "model_version": "2.0.1", "index": 0, "text": "...", "served_label": "positive",
-     "served_probabilities": {"negative": 0.01, ...}, "path": "full"}
+     "served_probabilities": {"negative": 0.01, ...}, "served_path": "full"}
 
 `text` becomes `text_sha256` (hex of the UTF-8 text) or is left out, as configured. The served
 answer is named `served_*`, so that `python -m app.bulk payload.jsonl out.jsonl` rescores the
@@ -116,7 +116,7 @@ class LineFormat:
                 record["text_sha256"] = digest
             record["served_label"] = labels[probabilities.index(max(probabilities))]
             record["served_probabilities"] = dict(zip(labels, probabilities, strict=True))
-            record["path"] = answer.path
+            record["served_path"] = answer.path
             out.append(orjson.dumps(record) + b"\n")
         return out
 

@@ -55,6 +55,19 @@ async def test_every_front_door_writes_one_line_per_text(
     assert lines[0]["served_label"] == first["label"]
     assert lines[0]["served_probabilities"] == pytest.approx(first["probabilities"])
     assert lines[0]["model_version"] == "1.0.0" and lines[0]["time"].endswith("Z")
+    # served_*: none of bulk scoring's added columns (label, p_<label>, path), so that
+    # `python -m app.bulk payload.jsonl out.jsonl` runs without --prefix
+    assert set(lines[0]) == {
+        "time",
+        "request_id",
+        "model",
+        "model_version",
+        "index",
+        "text",
+        "served_label",
+        "served_probabilities",
+        "served_path",
+    }
     assert "sentiment_payload_log_dropped_total 0.0" in metrics
 
 
