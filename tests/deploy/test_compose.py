@@ -60,9 +60,11 @@ def free_port() -> int:
 
 def compose_env(port: int) -> dict[str, str]:
     """The caller's environment without SENTIMENT_*/COMPOSE_* variables, which would change what
-    the compose file interpolates, plus this run's port and image tag."""
+    the compose file interpolates, plus this run's ports and image tag. The gRPC port is a free
+    one too: the default 8001 is taken whenever a service runs on the host."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SENTIMENT_", "COMPOSE_"))}
-    return {**keep, "API_HOST_PORT": str(port), "IMAGE_TAG": IMAGE_TAG}
+    ports = {"API_HOST_PORT": str(port), "API_GRPC_HOST_PORT": str(free_port())}
+    return {**keep, **ports, "IMAGE_TAG": IMAGE_TAG}
 
 
 @dataclass(frozen=True)
