@@ -1,8 +1,8 @@
 """The sampled payload log (opt-in): a sample of scored requests written to a rotating JSONL
 file, to collect real traffic for relabelling and the next training run.
 
-The request path only draws the sample and puts one tuple into a bounded queue without waiting
-(`put_nowait`); a full queue drops the record and counts it. A writer thread wakes every
+The request path only draws the sample and appends one tuple to a bounded queue without waiting;
+a full queue drops the record and counts it. A writer thread wakes every
 `FLUSH_S`, takes everything queued, and formats, hashes and writes it there, so a slow disk
 never holds up an answer. One line per text:
 
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -82,42 +82,75 @@ class RotatingJsonl:
 
 class LineFormat:
     """Formats the lines of queued requests (in the writer thread): the text as configured, the
-    time as ISO 8601 UTC with milliseconds (the seconds part formatted once per second)."""
+    time as ISO 8601 UTC with milliseconds. Built from byte pieces, each escaped by orjson, with
+    what repeats cached (the second's time stamp, each model's name and version, each label set):
+    ~2x cheaper than one dict per line through orjson, which cost ~7 us a line."""
 
     def __init__(self, text_mode: TextMode) -> None:
         self.text_mode = text_mode
         self._second = -1
-        self._stamp = ""
+        self._stamp = b""
+        self._models: dict[tuple[str, str], bytes] = {}
+        self._labels: dict[tuple[str, ...], tuple[list[bytes], bytes]] = {}
 
-    def time(self, at: float) -> str:
+    def time(self, at: float) -> bytes:
         second = int(at)
         if second != self._second:
             self._second = second
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._stamp}.{int((at - second) * 1000):03d}Z"
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
+        return b"%s.%03dZ" % (self._stamp, int((at - second) * 1000))
+
+    def _model(self, model: str, version: str) -> bytes:
+        key = (model, version)
+        part = self._models.get(key)
+        if part is None:
+            part = b'"model":%s,"model_version":%s' % (orjson.dumps(model), orjson.dumps(version))
+            self._models[key] = part
+        return part
+
+    def _label_parts(self, labels: Sequence[str]) -> tuple[list[bytes], bytes]:
+        """The labels as JSON strings, and a `{"negative":%s,...}` template for probabilities."""
+        key = tuple(labels)
+        parts = self._labels.get(key)
+        if parts is None:
+            names = [orjson.dumps(label) for label in labels]
+            template = b"{" + b",".join(name + b":%s" for name in names) + b"}"
+            parts = self._labels[key] = (names, template)
+        return parts
+
+    def _text(self, text: str) -> bytes:
+        if self.text_mode == "text":
+            return b'"text":%s,' % orjson.dumps(text)
+        if self.text_mode == "hash":
+            digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            return b'"text_sha256":"%s",' % digest.encode()
+        return b""
 
     def lines(self, entry: Entry) -> list[bytes]:
         at, request_id, model, version, labels, texts, scored = entry
-        stamp = self.time(at)
+        head = b'{"time":"%s","request_id":%s,%s,' % (
+            self.time(at),
+            orjson.dumps(request_id),
+            self._model(model, version),
+        )
+        names, template = self._label_parts(labels)
         out = []
         for index, (text, answer) in enumerate(zip(texts, scored, strict=True)):
-            probabilities = answer.probabilities
-            record: dict[str, Any] = {
-                "time": stamp,
-                "request_id": request_id,
-                "model": model,
-                "model_version": version,
-                "index": index,
-            }
-            if self.text_mode == "text":
-                record["text"] = text
-            elif self.text_mode == "hash":
-                digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-                record["text_sha256"] = digest
-            record["served_label"] = labels[probabilities.index(max(probabilities))]
-            record["served_probabilities"] = dict(zip(labels, probabilities, strict=True))
-            record["served_path"] = answer.path
-            out.append(orjson.dumps(record) + b"\n")
+            p = answer.probabilities
+            # orjson writes each probability (a NaN, which JSON lacks, as null)
+            probabilities = template % tuple(orjson.dumps(p)[1:-1].split(b","))
+            out.append(
+                b'%s"index":%d,%s"served_label":%s,"served_probabilities":%s,'
+                b'"served_path":%s}\n'
+                % (
+                    head,
+                    index,
+                    self._text(text),
+                    names[p.index(max(p))],
+                    probabilities,
+                    orjson.dumps(answer.path),
+                )
+            )
         return out
 
 
@@ -132,7 +165,11 @@ class PayloadLog:
         self._format = LineFormat(self.text_mode)
         self._max_bytes = settings.payload_log_max_bytes
         self._backups = settings.payload_log_backups
-        self._queue: queue.Queue[Entry] = queue.Queue(settings.payload_log_queue)
+        # a deque, bounded by the length check in offer(): append and popleft are atomic, so
+        # the request pays ~0.1 us; queue.Queue's put_nowait took ~2.5 us (a lock and a
+        # condition per call), which buys nothing here, since the writer wakes on a timer
+        self._queue: deque[Entry] = deque()
+        self._capacity = settings.payload_log_queue
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._file: RotatingJsonl | None = None
@@ -154,11 +191,12 @@ class PayloadLog:
         """Request side: draw the sample and queue the request without waiting."""
         if self.sample < 1.0 and random.random() >= self.sample:
             return
-        entry = (time.time(), request_id_var.get(), model, version, labels, texts, scored)
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
+        if len(self._queue) >= self._capacity:
             self.dropped.inc()
+            return
+        self._queue.append(
+            (time.time(), request_id_var.get(), model, version, labels, texts, scored)
+        )
 
     def start(self) -> None:
         """Open the file (an unwritable path fails start-up here) and start the writer."""
@@ -185,22 +223,26 @@ class PayloadLog:
         self.drain()
 
     def drain(self) -> None:
-        entries: list[Entry] = []
-        while True:
-            try:
-                entries.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        queued = self._queue
+        entries = [queued.popleft() for _ in range(len(queued))]  # offer() may append meanwhile
         if not entries or self._file is None:
             return
-        lines = [line for entry in entries for line in self._format.lines(entry)]
+        lines: list[bytes] = []
+        formatted = 0
+        for entry in entries:
+            try:
+                lines += self._format.lines(entry)
+                formatted += 1
+            except (TypeError, ValueError):  # e.g. a lone surrogate (the routes refuse them)
+                log.exception("payload log: a request could not be written as JSON")
+                self.dropped.inc()
         try:
             self._file.write(lines)
         except OSError:
-            log.exception("payload log: could not write %d requests", len(entries))
-            self.dropped.inc(len(entries))
+            log.exception("payload log: could not write %d requests", formatted)
+            self.dropped.inc(formatted)
             return
-        self.written.inc(len(entries))
+        self.written.inc(formatted)
 
 
 def payload_log(settings: Settings, metrics: Metrics) -> PayloadLog | None:

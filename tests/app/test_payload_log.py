@@ -128,7 +128,7 @@ def test_the_sample_rate_is_the_share_of_requests_kept(tmp_path: Path) -> None:
     random.seed(0)
     for _ in range(2000):
         payloads.offer("m", "1", ["neg", "pos"], ["text"], scored([0.2, 0.8]))
-    assert 400 <= payloads._queue.qsize() <= 600
+    assert 400 <= len(payloads._queue) <= 600
     assert (
         payload_log(
             make_settings(tmp_path, payload_log=tmp_path / "p.jsonl", payload_log_sample=0.0),
@@ -165,3 +165,20 @@ def test_an_existing_file_is_appended_to_and_rotated_at_its_size(tmp_path: Path)
     writer.write([b'{"new": 1}\n'])
     writer.close()
     assert read_lines(path) == [{"new": 1}]  # no backups: the old file went
+
+
+def test_lines_are_valid_json_whatever_the_names_texts_and_numbers() -> None:
+    from app.ops.payload_log import LineFormat
+
+    answers = scored([0.5, float("nan")]) + scored([1e-9, 1.0])
+    entry = (1.5e9, 'id"1', 'm"odel', "1.0\n", ["neg", 'p"os'], ['é\n"', "😀"], answers)
+    first, second = (json.loads(line) for line in LineFormat("text").lines(entry))
+    assert first["time"] == "2017-07-14T02:40:00.000Z"
+    assert (first["request_id"], first["model"], first["model_version"]) == (
+        'id"1',
+        'm"odel',
+        "1.0\n",
+    )
+    assert first["text"] == 'é\n"' and second["text"] == "😀"
+    assert first["served_probabilities"] == {"neg": 0.5, 'p"os': None}  # NaN: null
+    assert (first["served_label"], second["served_label"]) == ("neg", 'p"os')
