@@ -25,6 +25,10 @@ RUN apt-get update \
 # configs, ONNX Runtime's Python tooling (transformers, quantization, tools: sessions parse models
 # in C++), numpy's build tools and C headers, type stubs (.pyi) and every test suite inside
 # site-packages. protobuf stays: the gRPC service (app/v2/proto stubs, grpc_health) needs it.
+# ONNX Runtime's wheel also ships its C API library (capi/libonnxruntime.so.*, 35 MB) for
+# programs that link it; the Python binding has the whole runtime inside and never loads it
+# (its NEEDED entries are libc, libstdc++ and friends; a serving process maps no
+# libonnxruntime.so), and the import check below opens a real session without it.
 COPY pyproject.toml constraints.txt ./
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install -c constraints.txt '.[serve]' \
@@ -35,7 +39,7 @@ RUN python -m venv /opt/venv \
  && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
  && rm -rf "$site"/onnxruntime/transformers "$site"/onnxruntime/quantization \
       "$site"/onnxruntime/tools "$site"/numpy/f2py "$site"/numpy/distutils \
-      "$site"/numpy/_core/include \
+      "$site"/numpy/_core/include "$site"/onnxruntime/capi/libonnxruntime.so.* \
  && find /opt/venv -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} + \
  && find "$site" -name '*.pyi' -delete \
  && find "$site"/uvloop "$site"/httptools -name '*.so' -exec strip --strip-debug {} +
@@ -64,7 +68,8 @@ WORKDIR /srv
 # import check fails the build if the slimmed venv lacks anything the service imports.
 COPY app/ app/
 COPY model/ model/
-RUN python -m compileall -q app model && python -c 'import app.main, app.v2.grpc_server, tokenizers, onnxruntime'
+RUN python -m compileall -q app model \
+ && python -c 'import app.main, app.v2.grpc_server, tokenizers, onnxruntime as ort; ort.InferenceSession("model/bundles/sentiment-en/model.onnx")'
 USER 10001:10001
 # 8000: HTTP (REST, probes, /metrics); 8001: gRPC (KServe v2 inference and gRPC health)
 EXPOSE 8000 8001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -22,6 +23,7 @@ from app.http.routes.playground import install_playground
 from app.http.security import AuthMiddleware, ModelControlMiddleware, document_bearer_auth
 from app.ops.logs import configure_logging
 from app.ops.metrics import Metrics
+from app.ops.payload_log import payload_log
 from app.v2 import repository_routes, rest_routes
 from app.v2.grpc_server import GrpcServer
 
@@ -81,11 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.json_logs)
     metrics = Metrics()
-    service = Service(settings, metrics)
+    payloads = payload_log(settings, metrics)
+    service = Service(settings, metrics, payloads)
     models = Repository(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if payloads is not None:
+            payloads.start()  # before any request; an unwritable path stops start-up here
         service.start()  # models load in the background: /health answers meanwhile
         grpc = await start_grpc(settings, service, models)
         try:
@@ -95,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await grpc.stop(settings.graceful_timeout_s)  # in-flight calls are answered
             await models.wait_retired()  # replaced versions finish what they hold
             await service.stop()
+            if payloads is not None:
+                await asyncio.to_thread(payloads.stop)  # what is queued is written
 
     app = FastAPI(
         title="Sentiment service",

@@ -3,6 +3,7 @@ naive PyTorch server and TF-IDF + LR served the same way, each at concurrency 1,
 wrk rotating real test-set bodies; plus the same texts through the model alone (no HTTP).
 
     python -m bench load [--quick] [--seconds 20] [--systems service naive-torch ...]
+    python -m bench load --systems service --variant 'NAME:SENTIMENT_X=1,...' --name NAME
 """
 
 from __future__ import annotations
@@ -265,6 +266,9 @@ def main() -> None:
     parser.add_argument(
         "--variant", action="append", default=[], help="extra service: NAME:KEY=VALUE,KEY=VALUE"
     )
+    parser.add_argument(
+        "--name", default="load", help="result file bench/results/NAME.json (plots: load only)"
+    )
     args = parser.parse_args()
     plan = {"seconds": args.seconds or (6.0 if args.quick else 20.0)}
     plan["rounds"] = args.rounds or (2 if args.quick else 4)
@@ -279,7 +283,9 @@ def main() -> None:
     bodies = {b: paths["json"] for b, paths in files.items()}
     payload["offline"] = offline(args.model_dir, bodies, 3.0 if args.quick else 10.0)
     payload["load_end"] = load_average()
-    write_json("load", payload)
+    write_json(args.name, payload)
+    if args.name != "load":  # a side measurement: the report's plots stay as they are
+        return
     from bench.plots import plot_latency, plot_throughput
 
     plot_throughput(payload)

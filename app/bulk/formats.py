@@ -47,8 +47,11 @@ class FileKind:
 
 def file_kind(path: Path) -> FileKind:
     """The format from the suffix: `.csv`, `.tsv`, `.jsonl`/`.ndjson`, `.parquet`, each text
-    format optionally followed by `.gz`."""
+    format optionally followed by `.gz`; a rotated file's number after it (`payload.jsonl.3`,
+    as the service's payload log and logrotate name them) is skipped."""
     suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) > 1 and suffixes[-1][1:].isdigit():
+        suffixes = suffixes[:-1]
     zipped = bool(suffixes) and suffixes[-1] == ".gz"
     if zipped:
         suffixes = suffixes[:-1]
@@ -207,6 +210,12 @@ def parse_line(path: Path, number: int, line: str, text_column: str) -> tuple[Re
     if not isinstance(record, dict):
         raise InputError(f"{where}: a JSON {type(record).__name__}, expected an object")
     if text_column not in record:
+        if "served_label" in record:  # a payload-log line written without its text
+            raise InputError(
+                f"{where}: a payload-log line without its text (SENTIMENT_PAYLOAD_LOG_TEXT="
+                "hash or none): a hash cannot be rescored; collect texts for rescoring with "
+                "SENTIMENT_PAYLOAD_LOG_TEXT=text"
+            )
         raise InputError(
             f"{where}: no field {text_column!r} (fields: {sorted(record)}); "
             "choose the text field with --text-column"

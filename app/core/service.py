@@ -24,8 +24,9 @@ from app.core.worker import Classified, ModelWorker
 from model.runtime import usable_cpus
 from model.text import Direction
 
-if TYPE_CHECKING:  # metrics observe the core; the core is handed them
+if TYPE_CHECKING:  # metrics and the payload log observe the core; the core is handed them
     from app.ops.metrics import Metrics
+    from app.ops.payload_log import PayloadLog
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,12 @@ def load_plan(settings: Settings, metrics: Metrics | None = None) -> LoadPlan:
 class Service:
     """What every request needs: settings, metrics, the loaded models and the readiness state."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics, payload_log: PayloadLog | None = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.payload_log = payload_log  # None: off
         self.limits = TextLimits(settings.max_texts, settings.max_text_chars)
         self.sentence_limits = SentenceLimits(
             settings.max_sentences, settings.max_request_sentences
@@ -115,7 +119,8 @@ class Service:
         direction: Direction | None = None,
     ) -> Classified:
         """Tokenize, batch and run `texts` under the request deadline (None options take the
-        settings' defaults); records the request's tokenization time."""
+        settings' defaults); records the request's tokenization time, and offers the request
+        to the payload log. Every scoring front door (/predict, v2 REST, gRPC) comes here."""
         result = await model.classify(
             texts,
             self.settings.truncate if truncate is None else truncate,
@@ -125,6 +130,9 @@ class Service:
             direction=direction,
         )
         self.metrics.observe_stage(model.name, "tokenization", result.times.tokenization / 1e3)
+        if self.payload_log is not None:
+            version = model.bundle.manifest.version
+            self.payload_log.offer(model.name, version, model.labels, texts, result.scored)
         return result
 
     def wants_auto(self, name: str | None) -> bool:

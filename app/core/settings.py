@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     # the KServe v2 gRPC service and gRPC health, same host, same models and batchers
     grpc_enabled: bool = True
     grpc_port: int = Field(default=8001, ge=0, le=65535)  # 8001 as in Triton
+    # --- payload log (app/ops/payload_log.py): off unless a path is set ---
+    # a sample of scored requests (/predict, v2 REST and gRPC), one JSONL line per text, for
+    # relabelling and the next training run; written by a thread, never on the request path
+    payload_log: Path | None = None  # the file; rotated files get .1, .2, ... beside it
+    payload_log_sample: float = Field(default=0.1, ge=0, le=1)  # share of requests logged
+    # text: the text itself; hash: its sha256 only (cannot be rescored); none: no text at all
+    payload_log_text: Literal["text", "hash", "none"] = "hash"
+    payload_log_max_bytes: int = Field(default=100_000_000, ge=1024)  # then the file rotates
+    payload_log_backups: int = Field(default=5, ge=0)  # rotated files kept
+    payload_log_queue: int = Field(default=10_000, ge=1)  # requests waiting; more are dropped
 
     @field_validator("models", "cors_origins", mode="before")
     @classmethod

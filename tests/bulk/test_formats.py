@@ -29,6 +29,8 @@ def texts(path: Path, **kw) -> list[str]:
         ("a.b.jsonl", "jsonl", False),
         ("a.ndjson.gz", "jsonl", True),
         ("a.parquet", "parquet", False),
+        ("payload.jsonl.3", "jsonl", False),  # rotated by the payload log
+        ("payload.jsonl.12", "jsonl", False),
     ],
 )
 def test_kind_follows_the_suffix(name: str, kind: str, zipped: bool) -> None:
@@ -36,7 +38,7 @@ def test_kind_follows_the_suffix(name: str, kind: str, zipped: bool) -> None:
     assert (found.kind, found.gzip) == (kind, zipped)
 
 
-@pytest.mark.parametrize("name", ["a.txt", "a.gz", "a", "a.parquet.gz"])
+@pytest.mark.parametrize("name", ["a.txt", "a.gz", "a", "a.parquet.gz", "a.1", "a.txt.1"])
 def test_unknown_or_odd_suffixes_are_refused(name: str) -> None:
     with pytest.raises(InputError, match=r"suffix|unknown format"):
         file_kind(Path(name))

@@ -205,3 +205,50 @@ def test_progress_bar_redraws_on_a_terminal() -> None:
     bar.update(50)
     bar.close()
     assert stream.getvalue().startswith("\r100/200 (50%) rows") and stream.getvalue().endswith("\n")
+
+
+def payload_files(folder: Path, text_mode: str) -> list[Path]:
+    """Real payload-log files, rotated once: the service's writer with a 1 kB limit."""
+    from app.core.settings import Settings
+    from app.core.worker import Scored
+    from app.ops.metrics import Metrics
+    from app.ops.payload_log import PayloadLog
+
+    settings = Settings(
+        model_dir=folder,
+        payload_log=folder / "payload.jsonl",
+        payload_log_sample=1.0,
+        payload_log_text=text_mode,
+        payload_log_max_bytes=1024,
+        payload_log_backups=3,
+    )
+    payloads = PayloadLog(settings, Metrics())
+    payloads.start()
+    for i in range(12):
+        answer = [Scored([0.1, 0.2, 0.7], None, "full", 0.0, 0.0)]  # type: ignore[arg-type]
+        payloads.offer("sentiment-en", "2.0.1", LABELS, [TEXTS[i]], answer)
+    payloads.stop()
+    return sorted(folder.glob("payload.jsonl*"))
+
+
+def test_payload_log_files_rescore_with_the_served_answer_beside(
+    tmp_path: Path, fake_scorer: FakeScorer
+) -> None:
+    files = payload_files(tmp_path, "text")
+    assert [f.name for f in files][:2] == ["payload.jsonl", "payload.jsonl.1"]  # rotated
+    rows = []
+    for number, source in enumerate(files):
+        out = tmp_path / f"out{number}.jsonl"
+        assert main([str(source), str(out), "--no-progress"]) == 0
+        rows += read_jsonl(out)
+    assert sorted(r["text"] for r in rows) == sorted(TEXTS[:12])
+    assert all(r["served_label"] == "positive" for r in rows)
+    assert all(r["label"] == fake_result(r["text"]).label for r in rows)
+
+
+def test_a_payload_log_of_hashes_cannot_be_rescored(
+    tmp_path: Path, fake_scorer: FakeScorer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = payload_files(tmp_path, "hash")[-1]
+    assert main([str(source), str(tmp_path / "o.jsonl"), "--no-progress"]) == 2
+    assert "payload-log line without its text" in capsys.readouterr().err

@@ -54,9 +54,11 @@ def require_engine(env: dict[str, str]) -> None:
 
 def compose_env(port: int) -> dict[str, str]:
     """The caller's environment without SENTIMENT_*/COMPOSE_* variables, which would change what
-    the compose file interpolates, plus this run's port and image tag."""
+    the compose file interpolates, plus this run's ports and image tag. The gRPC port is a free
+    one too: the default 8001 is taken whenever a service runs on the host."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SENTIMENT_", "COMPOSE_"))}
-    return {**keep, "API_HOST_PORT": str(port), "IMAGE_TAG": IMAGE_TAG}
+    ports = {"API_HOST_PORT": str(port), "API_GRPC_HOST_PORT": str(free_port())}
+    return {**keep, **ports, "IMAGE_TAG": IMAGE_TAG}
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,15 @@ def test_image_holds_no_torch_pip_or_compiler_and_runs_unprivileged(stack: Stack
     out = stack.compose("exec", "-T", "api", "python", "-c", probe, timeout=60).split()
     assert out == ["True", "True", "10001"], out
     assert stack.container()["HostConfig"]["ReadonlyRootfs"] is True
+
+
+def test_image_stays_within_its_size_budget(stack: Stack) -> None:
+    """400 MB (as `docker images` counts: 10^6 bytes), the base image included; the layer
+    table is in docs/deployment.md."""
+    image = json.loads(
+        run(["docker", "image", "inspect", stack.container()["Image"]], stack.env, 30)
+    )
+    assert image[0]["Size"] <= 400_000_000, image[0]["Size"]
 
 
 def test_every_log_line_is_one_json_object(stack: Stack) -> None:
