@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test test-unit lint lock protos train-en train-ko bench clean
+.PHONY: run test test-unit lint lock protos bench clean
 
 run: $(VENV)/.serve  ## set up (first time) and start the service on http://127.0.0.1:8000
 	$(PY) -m app

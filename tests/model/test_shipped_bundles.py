@@ -1,10 +1,10 @@
 """The bundles shipped in model/bundles: intact, within budget, and no worse than released.
 
 The scores are the ones `python -m training export` measured with ONNX Runtime on the
-official test splits and wrote into each manifest; the floors are the 2.0.0 release's figures
-rounded down, so a re-export that loses accuracy fails here. The models issue's goals (IMDB
-91.5, SST-2 86.0, TweetEval 65.0 macro recall, NSMC 88.0) are not all reached by 2.0.0:
-docs/training.md reports each figure beside its goal.
+official test splits and wrote into each manifest; the floors are the current releases' figures
+(sentiment-en 2.1.0, sentiment-ko 2.0.0) rounded down, so a re-export that loses accuracy fails
+here. The distillation issue's goals (IMDB 91.5, SST-2 88.0, TweetEval 66.0 macro recall, NSMC
+88.0) are not all reached: docs/training.md reports each figure beside its goal.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from tests.factories import REPO
 pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 BUNDLES = REPO / "model" / "bundles"
-# (bundle, evaluation set, metric, the 2.0.0 release's figure rounded down)
+# (bundle, evaluation set, metric, the current release's figure rounded down)
 TARGETS = [
     ("sentiment-en", "imdb-test", "accuracy", 0.905),
-    ("sentiment-en", "sst2-sent_test", "accuracy", 0.855),
-    ("sentiment-en", "tweeteval-test", "macro_recall", 0.590),
+    ("sentiment-en", "sst2-sent_test", "accuracy", 0.875),
+    ("sentiment-en", "tweeteval-test", "macro_recall", 0.625),
+    ("sentiment-en", "semeval14-absa-restaurants_test", "macro_recall", 0.670),
+    ("sentiment-en", "semeval14-absa-laptops_test", "macro_recall", 0.680),
     ("sentiment-ko", "nsmc-ratings_test", "accuracy", 0.878),
 ]
 MAX_BYTES = 25_000_000
