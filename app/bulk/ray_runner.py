@@ -159,7 +159,7 @@ def results_of(batch: Any, labels: list[str]) -> list[Result]:
     paths = batch.column("path").to_pylist()
     analyses = [None if a is None else json.loads(a) for a in batch.column("analysis").to_pylist()]
     return [
-        Result(label, dict(zip(labels, p, strict=True)), path, analysis)
+        Result(label, dict(zip(labels, p, strict=True)), path, analysis=analysis)
         for label, p, path, analysis in zip(chosen, probs, paths, analyses, strict=True)
     ]
 
