@@ -17,6 +17,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -31,21 +32,64 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("ONNX Runtime", ("onnxruntime", "(app/core/session.py", "libgomp")),
     ("tokenization", ("(tokenizers/", "(model/text.py")),
     ("JSON (orjson)", ("orjson", "(json/")),
-    ("validation (pydantic)", ("pydantic", "(app/http/parsing.py", "(app/http/compat.py",
-                               "(app/core/limits.py", "(app/http/schemas.py")),
-    ("response building", ("(starlette/responses.py", "(app/http/responses.py",
-                           "prediction (app/core/worker.py", "(app/core/context.py")),
+    (
+        "validation (pydantic)",
+        (
+            "pydantic",
+            "(app/http/parsing.py",
+            "(app/http/compat.py",
+            "(app/core/limits.py",
+            "(app/http/schemas.py",
+        ),
+    ),
+    (
+        "response building",
+        (
+            "(starlette/responses.py",
+            "(app/http/responses.py",
+            "prediction (app/core/worker.py",
+            "(app/core/context.py",
+        ),
+    ),
     ("access log and metrics", ("(logging/", "(app/ops/", "prometheus")),
-    ("socket I/O syscalls", ("write (libc", "read (libc", "UVStream__try_write", "uv__read",
-                             "writev (libc", "send (libc", "recv (libc")),
+    (
+        "socket I/O syscalls",
+        (
+            "write (libc",
+            "read (libc",
+            "UVStream__try_write",
+            "uv__read",
+            "writev (libc",
+            "send (libc",
+            "recv (libc",
+        ),
+    ),
     ("HTTP parsing (httptools)", ("httptools", "llhttp", "(parser.c", "(h11/")),
-    ("hand-offs and wake-ups", ("run_in_executor", "(concurrent/futures", "_queue_SimpleQueue",
-                                "sem_post", "futex", "pthread_cond_signal", "call_soon_threadsafe",
-                                "(asyncio/", "_asynciomodule", "FutureObj", "(app/core/waiting.py",
-                                "(app/core/batcher.py", "Loop__on_idle", "Handle__run",
-                                "loop___ensure_handle_data", "(loop.c")),
-    ("framework layers (Starlette, FastAPI, uvicorn)", ("(starlette/", "(fastapi/", "(uvicorn/",
-                                                        "(trace/", "(opentelemetry/")),
+    (
+        "hand-offs and wake-ups",
+        (
+            "run_in_executor",
+            "(concurrent/futures",
+            "_queue_SimpleQueue",
+            "sem_post",
+            "futex",
+            "pthread_cond_signal",
+            "call_soon_threadsafe",
+            "(asyncio/",
+            "_asynciomodule",
+            "FutureObj",
+            "(app/core/waiting.py",
+            "(app/core/batcher.py",
+            "Loop__on_idle",
+            "Handle__run",
+            "loop___ensure_handle_data",
+            "(loop.c",
+        ),
+    ),
+    (
+        "framework layers (Starlette, FastAPI, uvicorn)",
+        ("(starlette/", "(fastapi/", "(uvicorn/", "(trace/", "(opentelemetry/"),
+    ),
     ("scoring (numpy, Python)", ("(app/core/scoring.py", "numpy", "(model/runtime.py")),
     ("service Python (app/)", ("(app/",)),
 ]
@@ -73,7 +117,7 @@ def state(stack: list[str]) -> str:
         return "idle"
     if "_queue_SimpleQueue_get" in joined and "_WorkItem.run" not in joined:
         return "idle"
-    if "rayon" in joined and "wait_until_cold" in joined or "sleep" in leaf and "rayon" in joined:
+    if "rayon" in joined and ("wait_until_cold" in joined or "sleep" in leaf):
         return "idle"
     if "PyEval_RestoreThread" in leaf or "take_gil" in leaf:
         return "gil"
@@ -146,7 +190,38 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def profile_one(bodies: str, seconds: float, connections: int, env: dict[str, str]) -> dict:
+def perf_top(pid: str, bodies: str, seconds: float, top: int = 25) -> list[list]:
+    """`perf record -g` of the service for `seconds`, then its top symbols by self time
+    ([percent, shared object, symbol]); empty when perf is missing or not permitted."""
+    if shutil.which("perf") is None:
+        return []
+    data = SCRATCH / f"perf-{bodies}.data"
+    recorded = subprocess.run(
+        ["perf", "record", "-F", "499", "-g", "-o", str(data), "-p", pid, "--", "sleep",
+         str(seconds)], capture_output=True, text=True, timeout=seconds + 60,
+    )  # fmt: skip
+    if recorded.returncode != 0:
+        return [["perf record failed", recorded.stderr[-300:]]]
+    report = subprocess.run(
+        ["perf", "report", "-i", str(data), "--no-children", "--stdio", "--sort", "dso,sym",
+         "--percent-limit", "0.5", "-g", "none"], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    rows = []
+    for line in report.stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0].endswith("%"):
+            rows.append([float(parts[0][:-1]), parts[1], parts[2].strip()])
+    return rows[:top]
+
+
+def profile_one(
+    bodies: str,
+    seconds: float,
+    connections: int,
+    env: dict[str, str],
+    with_perf: bool = False,
+    tag: str = "",
+) -> dict:
     from bench.bodies import write_bodies
     from bench.load import service_spec
     from bench.servers.launch import running_server
@@ -156,7 +231,7 @@ def profile_one(bodies: str, seconds: float, connections: int, env: dict[str, st
     lua = SCRATCH / f"profile-{bodies}.lua"
     shutil.copy(paths["lua"], lua)
     spec = service_spec(f"profile-{bodies}", DEFAULT_BUNDLES.resolve(), **env)
-    py_spy = str(Path(shutil.which("py-spy") or Path(__import__("sys").executable).parent / "py-spy"))
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     record: dict[str, Any] = {"bodies": bodies, "connections": connections, "env": env}
     with running_server(spec) as server:
         pid = str(server.process.pid)
@@ -165,16 +240,17 @@ def profile_one(bodies: str, seconds: float, connections: int, env: dict[str, st
 
         def drive() -> None:
             wrk_result.update(
-                run_wrk(server.url + "/predict", lua, connections, seconds + 4).as_dict()
+                run_wrk(server.url + "/predict", lua, connections, seconds + extra).as_dict()
             )
 
+        extra = 4 + (min(8.0, seconds / 2) + 2 if with_perf else 0)
         driver = threading.Thread(target=drive)
         record["load_before"] = load_average()
         driver.start()
         outputs = {}
         for fmt in ("raw", "flamegraph"):
             ext = "txt" if fmt == "raw" else "svg"
-            out = (SCRATCH if fmt == "raw" else RESULTS) / f"profile-{bodies}.{ext}"
+            out = (SCRATCH if fmt == "raw" else RESULTS) / f"profile-{bodies}{tag}.{ext}"
             outputs[fmt] = out
             command = [py_spy, "record", "--native", "--threads",
                        "--rate", "250", "--format", fmt, "-o", str(out), "--pid", pid,
@@ -182,6 +258,8 @@ def profile_one(bodies: str, seconds: float, connections: int, env: dict[str, st
             done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
             if done.returncode != 0:
                 raise RuntimeError(f"py-spy failed: {done.stderr[-800:]}")
+        if with_perf:
+            record["perf"] = perf_top(pid, bodies + tag, min(8.0, seconds / 2))
         driver.join()
         record["load_after"] = load_average()
     record["wrk"] = {k: wrk_result[k] for k in ("rps", "requests", "errors", "latency_ms")}
@@ -196,6 +274,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the service")
     parser.add_argument("--collapsed", type=Path, help="only count this collapsed-stack file")
+    parser.add_argument("--perf", action="store_true", help="also `perf record -g`: top symbols")
+    parser.add_argument("--tag", default="", help="suffix of the output files")
     args = parser.parse_args()
     if args.collapsed:
         print(json.dumps(breakdown(read_collapsed(args.collapsed)), indent=1))
@@ -203,15 +283,16 @@ def main() -> None:
     env = dict(item.split("=", 1) for item in args.env)
     results = {}
     for bodies in args.bodies:
-        record = profile_one(bodies, args.seconds, args.connections, env)
+        tag = f"-{args.tag}" if args.tag else ""
+        record = profile_one(bodies, args.seconds, args.connections, env, args.perf, tag)
         results[bodies] = record
         b = record["breakdown"]
         print(f"{bodies}: {record['wrk']['rps']:.0f} req/s, load {record['load_before']}"
               f"->{record['load_after']}, samples {b['samples']}")  # fmt: skip
         for name, pct in b["percent_of_busy"].items():
             print(f"  {name:32s} {pct:5.1f} %")
-    (RESULTS / "profile.json").write_text(json.dumps(results, indent=1) + "\n")
-    plot(results, RESULTS / "profile_breakdown.png")
+    (RESULTS / f"profile{tag}.json").write_text(json.dumps(results, indent=1) + "\n")
+    plot(results, RESULTS / f"profile_breakdown{tag}.png")
 
 
 if __name__ == "__main__":
