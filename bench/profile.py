@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, RESULTS, SCRATCH, load_average
+from bench.common import DEFAULT_BUNDLES, DEFAULT_DATA, REPO, RESULTS, SCRATCH, load_average
 
 # (category, substrings of a frame "function (file:line)"): a busy sample counts in the category
 # of its innermost (leaf-most) frame that matches a rule, rules tried in this order per frame.
@@ -221,6 +221,7 @@ def profile_one(
     env: dict[str, str],
     with_perf: bool = False,
     tag: str = "",
+    cwd: Path | None = None,
 ) -> dict:
     from bench.bodies import write_bodies
     from bench.load import service_spec
@@ -230,7 +231,7 @@ def profile_one(
     paths = write_bodies(DEFAULT_DATA, bodies, 1000, False)
     lua = SCRATCH / f"profile-{bodies}.lua"
     shutil.copy(paths["lua"], lua)
-    spec = service_spec(f"profile-{bodies}", DEFAULT_BUNDLES.resolve(), **env)
+    spec = service_spec(f"profile-{bodies}", DEFAULT_BUNDLES.resolve(), cwd=cwd or REPO, **env)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     record: dict[str, Any] = {"bodies": bodies, "connections": connections, "env": env}
     with running_server(spec) as server:
@@ -276,6 +277,7 @@ def main() -> None:
     parser.add_argument("--collapsed", type=Path, help="only count this collapsed-stack file")
     parser.add_argument("--perf", action="store_true", help="also `perf record -g`: top symbols")
     parser.add_argument("--tag", default="", help="suffix of the output files")
+    parser.add_argument("--cwd", type=Path, help="another checkout of the service to profile")
     args = parser.parse_args()
     if args.collapsed:
         print(json.dumps(breakdown(read_collapsed(args.collapsed)), indent=1))
@@ -284,7 +286,7 @@ def main() -> None:
     results = {}
     for bodies in args.bodies:
         tag = f"-{args.tag}" if args.tag else ""
-        record = profile_one(bodies, args.seconds, args.connections, env, args.perf, tag)
+        record = profile_one(bodies, args.seconds, args.connections, env, args.perf, tag, args.cwd)
         results[bodies] = record
         b = record["breakdown"]
         print(f"{bodies}: {record['wrk']['rps']:.0f} req/s, load {record['load_before']}"
