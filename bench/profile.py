@@ -3,10 +3,13 @@
 Starts the service, drives `/predict` with wrk (rotating real test-set bodies) and records with
 `py-spy record --native` at the same time: an SVG flame graph and the collapsed stacks
 (`--format raw`), which are then counted into categories (HTTP parsing, JSON, validation,
-tokenization, queue hand-offs / wake-ups, ONNX Runtime, response building, ...). Writes
-bench/results/profile-<bodies>.{svg,json} and profile_breakdown.png.
+tokenization, queue hand-offs / wake-ups, ONNX Runtime, response building, ...); with
+`--perf` also `perf record -g` and its top symbols (perf sees threads that never run Python, such
+as a tokenizer pool; py-spy does not). Writes bench/results/profile-<bodies>[-tag].svg,
+profile[-tag].json and profile_breakdown[-tag].png.
 
-    python -m bench profile --bodies sst2 imdb [--seconds 15] [--connections 64]
+    python -m bench profile --bodies sst2 imdb [--seconds 16] [--perf] [--tag after]
+    python -m bench profile --cwd /tmp/base --tag before   # another checkout of the service
     python -m bench profile --collapsed x.txt   # only count an existing collapsed-stack file
 """
 
@@ -94,7 +97,6 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("service Python (app/)", ("(app/",)),
 ]
 OTHER = "interpreter and other native"
-GIL_WAIT = "waiting for the GIL"
 NAMES = [name for name, _ in CATEGORIES] + [OTHER]
 
 
