@@ -10,6 +10,7 @@ fail to load, the process exits 1 (the log names the file).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from types import FrameType
@@ -62,7 +63,15 @@ class DrainingServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
+# The Rust tokenizer's own thread pool (rayon) would parallelise each `encode_batch`: its idle
+# threads spin, and beside two batch threads on 2 CPUs it cost more than it gave (IMDB at 64
+# connections: 342 req/s without it, 270 with it, same run; docs/benchmarks.md). The batch
+# threads already tokenize in parallel, each with the GIL released. Set it to "true" to restore.
+TOKENIZER_THREADS_ENV = ("TOKENIZERS_PARALLELISM", "false")
+
+
 def main() -> int:
+    os.environ.setdefault(*TOKENIZER_THREADS_ENV)
     settings = Settings()
     app = create_app(settings)
     config = uvicorn.Config(

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "soak": ("bench.soak", "minutes of steady load: memory, errors, latency drift"),
     "bodies": ("bench.bodies", "write request bodies from a test set for wrk"),
     "offline": ("bench.offline", "the model alone on a bodies file, no HTTP"),
+    "profile": ("bench.profile", "py-spy native profiles under wrk, CPU by category"),
     "quality": ("bench.quality", "every system on every test set, texts/s, the behaviour suite"),
     "everyday": ("bench.everyday", "twenty everyday sentences through each system, side by side"),
     "protocols": ("bench.protocols", "/predict, TEI, v2 JSON, v2 binary, gRPC at 1/16/64 callers"),

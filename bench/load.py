@@ -77,12 +77,29 @@ def system_specs(
     }
 
 
+def processes_spec(
+    name: str, model_dir: Path, processes: int, cwd: Path = REPO, **env: str
+) -> ServerSpec:
+    """`processes` copies of the service sharing one listening port (uvicorn's supervisor,
+    `--factory app.main:create_app --workers N`), each with its own models and batchers."""
+    spec = service_spec(name, model_dir, cwd=cwd, TOKENIZERS_PARALLELISM="false", **env)
+    command = (
+        f'exec "{sys.executable}" -m uvicorn --factory app.main:create_app --workers {processes}'
+        ' --host 127.0.0.1 --port "$BENCH_PORT" --no-access-log --log-level warning'
+    )
+    return ServerSpec(name, ["sh", "-c", command], spec.env, cwd=cwd)
+
+
 def variant_spec(definition: str, model_dir: Path, baseline: Path | None) -> ServerSpec:
     """`name:KEY=VALUE,KEY=VALUE`: the service with extra environment variables (a lever to
-    measure); a name starting with `baseline` runs the `--baseline` checkout."""
+    measure); a name starting with `baseline` runs the `--baseline` checkout; `PROCESSES=N`
+    runs N service processes on one port (see `processes_spec`)."""
     name, _, assignments = definition.partition(":")
     env = dict(item.split("=", 1) for item in assignments.split(",") if item)
     cwd = baseline if name.startswith("baseline") and baseline is not None else REPO
+    processes = int(env.pop("PROCESSES", "1"))
+    if processes > 1:
+        return processes_spec(name, model_dir, processes, cwd=cwd, **env)
     return service_spec(name, model_dir, cwd=cwd, **env)
 
 

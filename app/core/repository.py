@@ -98,6 +98,9 @@ class Repository:
         while worker.in_flight and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(RETIRE_POLL_S)
         await worker.stop(self.service.settings.graceful_timeout_s)
+        # the startup models were frozen out of the collector's sight (settle_garbage_collector):
+        # give them back, so that a retired worker's reference cycles can be freed
+        gc.unfreeze()
         del worker
         release_freed_memory()
 

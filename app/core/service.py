@@ -7,7 +7,9 @@ when every selected model is loaded, checksum-verified and warmed up, and 503 ag
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +64,24 @@ def load_plan(settings: Settings, metrics: Metrics | None = None) -> LoadPlan:
         cascade=settings.cascade,
         metrics=metrics,
     )
+
+
+# Objects allocated per request before the young generation is collected: Python's default
+# (700) ran a collection every few requests under load (7% of the CPU on short texts).
+GC_YOUNG_THRESHOLD = int(os.environ.get("SENTIMENT_GC_YOUNG_THRESHOLD", "20000"))  # 0: as before
+
+
+def settle_garbage_collector() -> None:
+    """Once the models are loaded: move everything alive into the permanent generation (the
+    collector never walks the bundles, tokenizers and app objects again) and collect the young
+    generation less often. Reference counting frees almost everything a request allocates, so
+    this changes when cycles are found, never any answer."""
+    if GC_YOUNG_THRESHOLD <= 0:
+        return
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 class Service:
@@ -225,6 +245,7 @@ class Service:
             labels = (model.name, model.bundle.manifest.version, full.variant, full.provider)
             self.metrics.model_info.labels(*labels).set(1)
         self.registry = registry
+        settle_garbage_collector()
         self.load_finished.set()
         log.info("ready", extra={"models": sorted(registry.models), "default": registry.default})
 

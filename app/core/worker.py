@@ -3,16 +3,18 @@ tokenizer, its graphs (`Scorer`) and its batcher, created together, so it is nev
 
 The request side tokenizes (or not, see below) and queues one `Job` per text; the batch function
 runs in a batcher thread, tokenizes what is left, scores the batch and gives one `Scored` per text.
-Short texts reach the batch function untokenized: the Rust tokenizer releases the GIL, so
-tokenizing them there leaves the event loop free for HTTP, which is what limits short-text
-throughput (~45 us per 100-character sentence moved off the loop). Long texts are tokenized by
-the request (on the loop or in a helper thread), so that at saturation their tokenization
-overlaps the model instead of queueing in front of it.
+With truncation (the default), texts reach the batch function untokenized and it tokenizes the
+whole batch in one `encode_batch` call: the Rust tokenizer releases the GIL there, so the event
+loop stays free for HTTP (~45 us per 100-character sentence moved off the loop; ~1 ms per IMDB
+review, which on the loop was half the busy CPU under load, see docs/benchmarks.md "Where the
+CPU goes"). With two batch threads one tokenizes while the other runs the model. With
+truncate=false the request tokenizes first: it must see the token count before it is queued.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,8 +31,10 @@ from model.cascade import CascadeRule
 from model.text import Direction, EncodedText, TextEncoder
 
 # Texts up to this many characters are tokenized in the batch worker (when truncating, the
-# default: with truncate=false the request must see its token count before it is queued).
-WORKER_TOKENIZE_CHARS = 512
+# default: with truncate=false the request must see its token count before it is queued). Was
+# 512; every text the service accepts (max_text_chars 20,000) fits under this. The environment
+# variable is a measuring knob (bench load --variant), read once at import.
+WORKER_TOKENIZE_CHARS = int(os.environ.get("SENTIMENT_WORKER_TOKENIZE_CHARS", "1000000"))
 # Characters per request above which request-side tokenization leaves the event loop: a review
 # costs ~0.3 us per character to tokenize, so 4096 characters would hold the loop ~1 ms.
 OFFLOAD_CHARS = 4096

@@ -140,7 +140,7 @@ def create_app(pipeline: Any, name: str) -> FastAPI:
         return Response(metrics.render(), media_type="text/plain")
 
     route = next(r for r in app.router.routes if getattr(r, "path", None) == PREDICT_PATH)
-    app.add_middleware(PredictEndpoint, answer=service.answer, route=route)
+    app.add_middleware(PredictEndpoint, answer=service.answer, routes={PREDICT_PATH: route})
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
     return app

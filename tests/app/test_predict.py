@@ -243,19 +243,44 @@ async def test_very_long_text_is_tokenized_off_the_loop_and_truncated(
     client: httpx.AsyncClient,
 ) -> None:
     app = client._transport.app  # type: ignore[attr-defined]
-    encoder = app.state.service.registry.get("tiny-en").encoder
+    worker = app.state.service.registry.get("tiny-en")
     threads: list[str] = []
-    real_encode_batch = encoder.encode_batch
+    real_encode_pending = worker._encode_pending
 
-    def spy(texts: list[str], *args: object) -> list:
+    def spy(jobs: list) -> list:
         threads.append(threading.current_thread().name)
-        return real_encode_batch(texts, *args)
+        assert all(isinstance(j.text, str) for j in jobs)  # queued untokenized
+        return real_encode_pending(jobs)
 
-    encoder.encode_batch = spy
+    worker._encode_pending = spy
     response = await client.post("/predict", json={"text": "great film " * 1000})
     assert response.status_code == 200
     assert response.json()["predictions"][0]["truncated"] is True
-    loop_thread = threading.current_thread().name
-    # tokenized once, by the request, in a helper thread: neither the loop nor a batch worker
+    # tokenized once, in a batch worker (one encode_batch call, the GIL released): not the loop
     assert len(threads) == 1
-    assert threads[0] != loop_thread and not threads[0].startswith("batch-")
+    assert threads[0].startswith("batch-")
+
+
+LONG_TEXTS = [REVIEW, "great film " * 1000, "awful", "ok " * 300, "좋아요 최고 " * 200]
+
+
+async def test_answers_equal_those_of_request_side_tokenization(
+    client: httpx.AsyncClient,
+) -> None:
+    """Texts of any length are tokenized in the batch worker now (reviews were tokenized by the
+    request before): same tokens, same probabilities (1e-6), same order as tokenizing each text
+    alone with `encode` and scoring it alone."""
+    app = client._transport.app  # type: ignore[attr-defined]
+    worker = app.state.service.registry.get("tiny-en")
+    response = await client.post("/predict", json={"texts": LONG_TEXTS})
+    assert response.status_code == 200
+    predictions = response.json()["predictions"]
+    for text, answer in zip(LONG_TEXTS, predictions, strict=True):
+        encoded = worker.encoder.encode(text)
+        alone = worker.scorer.score([encoded.ids], [False])
+        assert answer["tokens"] == len(encoded)
+        assert answer["truncated"] == encoded.truncated
+        assert answer["path"] == alone.paths[0]
+        expected = dict(zip(worker.labels, alone.probabilities[0], strict=True))
+        for label, p in expected.items():
+            assert answer["probabilities"][label] == pytest.approx(p, abs=1e-6)

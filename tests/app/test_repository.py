@@ -162,3 +162,19 @@ async def test_a_replaced_version_is_freed_once_retired(model_dir: Path) -> None
             assert old() is None
         finally:
             gc.enable()
+
+
+async def test_the_collector_is_given_back_the_startup_models_once_one_is_retired(
+    model_dir: Path,
+) -> None:
+    """Startup freezes what is alive (the collector skips it); a retired worker's cycles must
+    still be freed, so retiring one unfreezes."""
+    import gc
+
+    app = create_app(control_settings(model_dir))
+    async with serving(app) as client:
+        assert gc.get_freeze_count() > 0
+        unloaded = await client.post("/v2/repository/models/tiny-ko/unload", headers=ADMIN)
+        assert unloaded.status_code == 200
+        await app.state.repository.wait_retired()
+        assert gc.get_freeze_count() == 0

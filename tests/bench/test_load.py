@@ -60,6 +60,15 @@ def test_variant_sets_environment_variables(tmp_path: Path) -> None:
     assert spec.env["SENTIMENT_MODEL_DIR"] == str(tmp_path)
 
 
+def test_processes_variant_runs_several_service_processes_on_one_port(tmp_path: Path) -> None:
+    spec = variant_spec("two:PROCESSES=2,SENTIMENT_BATCH_WORKERS=1", tmp_path, None)
+    command = " ".join(spec.command)
+    assert "--workers 2" in command and "--factory app.main:create_app" in command
+    assert '"$BENCH_PORT"' in command
+    assert "PROCESSES" not in spec.env and spec.env["SENTIMENT_BATCH_WORKERS"] == "1"
+    assert spec.env["SENTIMENT_MODEL_DIR"] == str(tmp_path)
+
+
 def test_baseline_checkout_is_measured_beside_this_one(tmp_path: Path) -> None:
     specs = system_specs(tmp_path, tmp_path, baseline=tmp_path / "base")
     assert specs["baseline"].cwd == tmp_path / "base" != specs["service"].cwd
