@@ -14,7 +14,7 @@ test: $(VENV)/.dev  ## set up (first time) and run the test suite (no GPU, no ne
 	$(PY) -m pytest -m "not docker"
 
 test-unit: $(VENV)/.dev  ## the unit tier: no torch, no ../shared/data, under 20 s
-	$(PY) -m pytest -m unit -q
+	$(PY) -m pytest -m unit -n auto -q
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
