@@ -63,6 +63,7 @@ class Repository:
             log.info("model loaded", extra={"model": name, "version": _version(worker)})
             if old is not None:
                 self._retire(old)
+            self.service.metrics.model_serving(worker.info_labels)
             return worker
 
     async def unload(self, name: str) -> None:
@@ -83,10 +84,16 @@ class Repository:
             log.info("model unloaded", extra={"model": name})
             self._retire(old)
 
+    def _serving_labels(self, name: str) -> tuple[str, str, str, str] | None:
+        serving = self.service.loaded().models.get(name)
+        return None if serving is None else serving.info_labels
+
     def _swap(self, registry: ModelRegistry) -> None:
         self.service.registry = registry
 
     def _retire(self, worker: ModelWorker) -> None:
+        if worker.info_labels != self._serving_labels(worker.name):
+            self.service.metrics.model_retired(worker.info_labels)
         task = asyncio.get_running_loop().create_task(self._stop_when_idle(worker))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)

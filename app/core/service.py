@@ -241,9 +241,7 @@ class Service:
             return
         for model in registry.models.values():
             model.start()
-            full = model.scorer.full
-            labels = (model.name, model.bundle.manifest.version, full.variant, full.provider)
-            self.metrics.model_info.labels(*labels).set(1)
+            self.metrics.model_serving(model.info_labels)
         self.registry = registry
         settle_garbage_collector()
         self.load_finished.set()

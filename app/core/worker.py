@@ -151,6 +151,12 @@ class ModelWorker:
     def cascade(self) -> bool:
         return self.scorer.fast is not None
 
+    @property
+    def info_labels(self) -> tuple[str, str, str, str]:
+        """name, version, variant and execution provider: `sentiment_model_info`'s labels."""
+        full = self.scorer.full
+        return (self.name, self.bundle.manifest.version, full.variant, full.provider)
+
     def start(self) -> None:
         self.batcher.start()
 

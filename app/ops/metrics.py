@@ -10,6 +10,7 @@ not in it).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -141,6 +142,16 @@ class Metrics:
         # drift signals (predictions by label, confidence, tokens per text, baselines)
         self.drift = DriftCollector()
         r.register(self.drift)
+
+    def model_serving(self, labels: tuple[str, str, str, str]) -> None:
+        """`sentiment_model_info` 1 for a model version now served (name, version, variant,
+        provider)."""
+        self.model_info.labels(*labels).set(1)
+
+    def model_retired(self, labels: tuple[str, str, str, str]) -> None:
+        """A replaced or unloaded version leaves `sentiment_model_info`."""
+        with contextlib.suppress(KeyError):
+            self.model_info.remove(*labels)
 
     def watch_service(
         self, depths: Callable[[], dict[str, int]], capacity: int, ready: Callable[[], bool]

@@ -178,3 +178,27 @@ async def test_the_collector_is_given_back_the_startup_models_once_one_is_retire
         assert unloaded.status_code == 200
         await app.state.repository.wait_retired()
         assert gc.get_freeze_count() == 0
+
+
+def served_versions(metrics_text: str, name: str) -> list[str]:
+    """The versions `sentiment_model_info` shows for model `name`."""
+    versions = []
+    for line in metrics_text.splitlines():
+        if line.startswith("sentiment_model_info{") and f'name="{name}"' in line:
+            versions.append(line.split('version="')[1].split('"')[0])
+    return versions
+
+
+async def test_model_info_follows_loads_and_unloads(model_dir: Path) -> None:
+    async with serving(create_app(control_settings(model_dir))) as client:
+        assert served_versions((await client.get("/metrics")).text, "tiny-en") == ["1.0.0"]
+        new_version(model_dir, "tiny-en", "1.1.0")
+        loaded = await client.post("/v2/repository/models/tiny-en/load", headers=ADMIN)
+        assert loaded.status_code == 200
+        assert served_versions((await client.get("/metrics")).text, "tiny-en") == ["1.1.0"]
+        again = await client.post("/v2/repository/models/tiny-en/load", headers=ADMIN)
+        assert again.status_code == 200  # the same version again keeps its one series
+        assert served_versions((await client.get("/metrics")).text, "tiny-en") == ["1.1.0"]
+        unloaded = await client.post("/v2/repository/models/tiny-ko/unload", headers=ADMIN)
+        assert unloaded.status_code == 200
+        assert served_versions((await client.get("/metrics")).text, "tiny-ko") == []
