@@ -53,18 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         "cascade-lengths",
         help="choose a bundle's cascade length rule again from its own graphs (no checkpoint)",
     )
-    lengths.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
-    lengths.add_argument(
-        "--config", required=True, help="the TOML it was trained with (data, version, notes)"
-    )
+    add_bundle_and_config(lengths, "the TOML it was trained with (data, version, notes)")
     baseline = commands.add_parser(
         "baseline",
         help="measure a bundle's drift baseline on its validation rows into its manifest",
     )
-    baseline.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
-    baseline.add_argument(
-        "--config", required=True, help="the TOML it was trained with (its validation rows)"
-    )
+    add_bundle_and_config(baseline, "the TOML it was trained with (its validation rows)")
     baseline.add_argument(
         "--max-rows", type=int, default=0, help="at most this many rows per file (default: all)"
     )
@@ -81,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         )
     )
     return parser
+
+
+def add_bundle_and_config(command: argparse.ArgumentParser, config_help: str) -> None:
+    """--bundle and --config: the commands that work on a finished bundle and its recipe."""
+    command.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
+    command.add_argument("--config", required=True, help=config_help)
 
 
 def _evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:

@@ -169,8 +169,6 @@ async def test_the_collector_is_given_back_the_startup_models_once_one_is_retire
 ) -> None:
     """Startup freezes what is alive (the collector skips it); a retired worker's cycles must
     still be freed, so retiring one unfreezes."""
-    import gc
-
     app = create_app(control_settings(model_dir))
     async with serving(app) as client:
         assert gc.get_freeze_count() > 0

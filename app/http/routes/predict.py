@@ -207,15 +207,15 @@ PREDICT_BODY = {
     }
 }
 PREDICT_RESPONSE = PredictResponse | ForeignResponse
+# what `POST /predict` and `POST /` document alike: every body shape, every answer, the errors
+PREDICT_ROUTE_DOCS: dict[str, Any] = {
+    "response_model": PREDICT_RESPONSE,
+    "responses": error_responses(401, 404, 413, 422, 429, 503, 504),
+    "openapi_extra": PREDICT_BODY,
+}
 
 
-@router.post(
-    PREDICT_PATH,
-    response_model=PREDICT_RESPONSE,
-    responses=error_responses(401, 404, 413, 422, 429, 503, 504),
-    summary="Label the sentiment of one or more texts",
-    openapi_extra=PREDICT_BODY,
-)
+@router.post(PREDICT_PATH, summary="Label the sentiment of one or more texts", **PREDICT_ROUTE_DOCS)
 async def predict(request: Request, service: ServiceDep, context: ContextDep) -> JSONBytesResponse:
     """Answers in input order, with per-stage timings in `x-*-time` headers (milliseconds).
     Each prediction says which graph answered it: `fast` (the bundle's cascade) or `full`.
@@ -231,10 +231,8 @@ async def predict(request: Request, service: ServiceDep, context: ContextDep) ->
 
 @router.post(
     ROOT_PATH,
-    response_model=PREDICT_RESPONSE,
-    responses=error_responses(401, 404, 413, 422, 429, 503, 504),
     summary="/predict at the base URL, where Hugging Face's InferenceClient posts",
-    openapi_extra=PREDICT_BODY,
+    **PREDICT_ROUTE_DOCS,
 )
 async def predict_at_root(
     request: Request, service: ServiceDep, context: ContextDep
