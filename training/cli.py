@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         "--card-config",
         help="TOML whose release_notes and known_limits replace the run's (documentation only)",
     )
+    export.add_argument(
+        "--export-config",
+        help="TOML whose [export] section replaces the run's (variants and cascade are written "
+        "again from the same weights)",
+    )
     lengths = commands.add_parser(
         "cascade-lengths",
         help="choose a bundle's cascade length rule again from its own graphs (no checkpoint)",
@@ -148,7 +153,13 @@ def _export(args: argparse.Namespace) -> None:
     from training.package import export_bundle
 
     quantize = False if args.no_quantize else None
-    export_bundle(args.run, args.out, quantize=quantize, card_config=args.card_config)
+    export_bundle(
+        args.run,
+        args.out,
+        quantize=quantize,
+        card_config=args.card_config,
+        export_config=args.export_config,
+    )
 
 
 def _cascade_lengths(args: argparse.Namespace) -> None:

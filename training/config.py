@@ -256,6 +256,12 @@ class ExportSection(_Section):
 
     opset: int = Field(17, description="ONNX opset")
     quantize: bool = Field(True, description="also write model.int8.onnx (dynamic int8)")
+    int8_tables: bool = Field(
+        True,
+        description="int8 also stores the embedding and n-gram tables as int8 (a smaller graph);"
+        " false keeps them fp32, stored once with the fp32 graph's (a bundle only grows by the"
+        " int8 layer weights)",
+    )
     # dynamic int8 scales activations per batch, so a text's scores shift (~1e-3) with the
     # texts batched beside it
     int8_default: bool = Field(

@@ -125,35 +125,51 @@ def verify_export(
     return report
 
 
-def quantizable_nodes(path: Path) -> list[str]:
-    """Weight-carrying nodes: MatMul/Gemm/LSTM/Conv, and Gathers that read a float table
-    (embeddings, n-gram weights) rather than the int64 hashing tensors."""
+def quantizable_nodes(path: Path, tables: bool = True) -> list[str]:
+    """Weight-carrying nodes: MatMul/Gemm/LSTM/Conv and, with `tables`, the Gathers that read a
+    float table (embeddings, n-gram weights) rather than the int64 hashing tensors."""
     graph = onnx.load(str(path)).graph
-    tables = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    floats = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
     weighted = {"MatMul", "Gemm", "LSTM", "Conv"}
     return [
         node.name
         for node in graph.node
-        if node.op_type in weighted or (node.op_type == "Gather" and node.input[0] in tables)
+        if node.op_type in weighted
+        or (tables and node.op_type == "Gather" and node.input[0] in floats)
     ]
 
 
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8: weights stored as int8, activations quantised on the fly at run time."""
+def fold_constants(source: Path, target: Path) -> None:
+    """Write `source` with its constant subgraphs computed (ONNX Runtime's basic level: standard
+    ops only). The exporter reaches a recurrence's weights through Unsqueeze nodes, and the
+    quantiser only quantises an LSTM whose weights are initializers."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(target)
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+
+
+def quantize_int8(source: Path, target: Path, tables: bool = True) -> None:
+    """Dynamic int8: weights stored as int8, activations quantised on the fly at run time.
+    `tables`: the embedding and n-gram tables too; without, they stay fp32 (and byte for byte
+    the fp32 graph's, so a bundle can store them once)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    folded = target.with_name(target.stem + ".folded.onnx")
+    fold_constants(source, folded)
     root = logging.getLogger()
     advice = _DropAdvice()
     root.addFilter(advice)  # it suggests pre-processing that only matters for static quantisation
     try:
         quantize_dynamic(
-            str(source),
+            str(folded),
             str(target),
             weight_type=QuantType.QInt8,
-            nodes_to_quantize=quantizable_nodes(source),
+            nodes_to_quantize=quantizable_nodes(folded, tables),
         )
     finally:
         root.removeFilter(advice)
+        folded.unlink(missing_ok=True)
 
 
 class _DropAdvice(logging.Filter):

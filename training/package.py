@@ -86,7 +86,7 @@ def _write_graphs(
     export_onnx(model, example, folder / MODEL_FILE, config.opset)
     report = verify_export(model, folder / MODEL_FILE, rows, example.shape[1])
     if quantize:
-        quantize_int8(folder / MODEL_FILE, folder / INT8_MODEL_FILE)
+        quantize_int8(folder / MODEL_FILE, folder / INT8_MODEL_FILE, config.int8_tables)
     return report
 
 
@@ -126,14 +126,16 @@ def _write_cascade(
 
 
 def share_tables(folder: Path, ids: np.ndarray) -> list[str]:
-    """Store the n-gram table once for both graphs; both must answer exactly as before."""
-    graphs = [MODEL_FILE, FAST_FILE]
+    """Store the tables the graphs hold byte for byte once (the n-gram table of the whole model
+    and the fast path; with fp32 tables in the int8 graph, the embedding too); every graph must
+    answer exactly as before."""
+    graphs = [name for name in (MODEL_FILE, FAST_FILE, INT8_MODEL_FILE) if (folder / name).exists()]
     before = [run_logits(cpu_session(folder / name), ids) for name in graphs]
     moved = share_large_initializers(folder, graphs)
     after = [run_logits(cpu_session(folder / name), ids) for name in graphs]
     if any(not np.array_equal(b, a) for b, a in zip(before, after, strict=True)):
         raise ExportError("graphs answer differently once their tables are shared")
-    log.info("stored once for both graphs: %s", ", ".join(moved) or "nothing")
+    log.info("stored once for every graph: %s", ", ".join(moved) or "nothing")
     return moved
 
 
@@ -205,6 +207,12 @@ def with_card_text(config: TrainConfig, toml_path: str) -> TrainConfig:
     return config.replace(release_notes=current.release_notes, known_limits=current.known_limits)
 
 
+def with_export_section(config: TrainConfig, toml_path: str) -> TrainConfig:
+    """The run's config with another TOML's [export] options: how the graphs are written
+    (variants, cascade) changes, the weights and everything they were trained with do not."""
+    return config.replace(**build_config(toml_path, {}).export.model_dump())
+
+
 def _mean_accuracy(metrics: dict[str, dict[str, Any]]) -> float:
     scores = [m["accuracy"] for name, m in metrics.items() if name.startswith("validation")]
     return sum(scores) / len(scores)
@@ -220,17 +228,24 @@ def choose_default(manifest: Manifest, config: TrainConfig) -> str:
 
 
 def export_bundle(
-    run_dir: Path, out_dir: Path, quantize: bool | None = None, card_config: str | None = None
+    run_dir: Path,
+    out_dir: Path,
+    quantize: bool | None = None,
+    card_config: str | None = None,
+    export_config: str | None = None,
 ) -> Path:
     """Write a verified bundle for the best checkpoint of `run_dir` into `out_dir`.
 
     `card_config`: a TOML whose documentation-only fields (release notes, known limits) replace
-    the run's, so the model card can be corrected without training again.
+    the run's, so the model card can be corrected without training again. `export_config`: a
+    TOML whose [export] section replaces the run's (an int8 variant added to a finished run).
     """
     payload = checkpoint.load(run_dir / checkpoint.BEST)
     model, config = checkpoint.restore_model(payload)
     if card_config:
         config = with_card_text(config, card_config)
+    if export_config:
+        config = with_export_section(config, export_config)
     progress = checkpoint.restore_progress(payload)
     quantize = config.quantize if quantize is None else quantize
     encoder = TextEncoder.from_file(run_dir / TOKENIZER_NAME, truncation_of(config))

@@ -8,7 +8,13 @@ from torch import nn
 
 from model.runtime import cpu_session, run_logits
 from model.text import pad_batch
-from training.export import ExportError, export_onnx, verify_export
+from training.export import (
+    ExportError,
+    export_onnx,
+    quantize_int8,
+    share_large_initializers,
+    verify_export,
+)
 from training.models import ModelSpec, SentimentClassifier
 
 ROWS = [list(range(2, 2 + n)) for n in (40, 7, 1, 23, 12, 3)]
@@ -145,3 +151,48 @@ def test_members_sharing_an_embedding_export_once_and_read_back(tmp_path: Path):
     with torch.no_grad():
         actual = model(torch.from_numpy(ids)).numpy()
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def _float_tables(path: Path) -> dict[str, bytes]:
+    graph = onnx.load(str(path)).graph
+    return {
+        t.name: t.raw_data
+        for t in graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2 and t.dims[0] >= 300
+    }
+
+
+@pytest.mark.parametrize("tables", [True, False])
+def test_int8_quantises_the_recurrence_and_keeps_tables_fp32_when_asked(
+    tmp_path: Path, tables: bool
+):
+    model = trained_like("lstm")
+    fp32, int8 = tmp_path / "model.onnx", tmp_path / "model.int8.onnx"
+    export_onnx(model, pad_batch(ROWS[:4]), fp32, opset=17)
+    quantize_int8(fp32, int8, tables=tables)
+    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+    # the exporter reaches LSTM weights through Unsqueeze nodes: folded first, they quantise
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+    assert not (tmp_path / "model.int8.folded.onnx").exists()
+    kept = _float_tables(int8)
+    if tables:
+        assert kept == {}
+    else:
+        assert kept and all(_float_tables(fp32)[name] == data for name, data in kept.items())
+    ids = pad_batch(ROWS)
+    expected, actual = (run_logits(cpu_session(p), ids) for p in (fp32, int8))
+    np.testing.assert_allclose(actual, expected, atol=0.05)
+
+
+def test_fp32_tables_of_the_int8_graph_are_stored_once(tmp_path: Path):
+    model = trained_like("lstm")
+    graphs = ["model.onnx", "model.int8.onnx"]
+    export_onnx(model, pad_batch(ROWS[:4]), tmp_path / graphs[0], opset=17)
+    quantize_int8(tmp_path / graphs[0], tmp_path / graphs[1], tables=False)
+    ids = pad_batch(ROWS)
+    before = [run_logits(cpu_session(tmp_path / name), ids) for name in graphs]
+    moved = share_large_initializers(tmp_path, graphs, min_bytes=1024)
+    assert any(name.endswith("embedding.weight") for name in moved)
+    after = [run_logits(cpu_session(tmp_path / name), ids) for name in graphs]
+    for b, a in zip(before, after, strict=True):
+        np.testing.assert_array_equal(b, a)
