@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.context import CONTEXT_KEY, RequestContext, request_id_or_new
 from app.core.errors import PayloadTooLarge
 from app.http.error_handlers import error_response
-from app.ops.logs import request_id_var
+from app.ops.logs import log_fields, request_id_var
 from app.ops.metrics import Metrics
 
 log = logging.getLogger("app.access")
@@ -94,7 +94,7 @@ class RequestContextMiddleware:
             "duration_ms": round(seconds * 1e3, 3),
             **context.log_fields(),
         }
-        log.log(level, "request", extra=extra)
+        log_fields(log, level, "request", extra)
 
 
 class BodyLimitMiddleware:

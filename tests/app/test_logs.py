@@ -78,3 +78,56 @@ def test_waiting_lines_are_flushed_when_due() -> None:
     handler._written = 0.0
     handler.flush_due()
     assert stream.getvalue() == "late\n"
+
+
+def test_direct_access_lines_equal_the_logging_path_and_yield_to_other_handlers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from app.ops import logs
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    monkeypatch.setattr(logs.sys, "stderr", stream)
+    logs.configure_logging("INFO", json_logs=True)
+    ours = logs._installed[0]
+    root.handlers[:] = [ours]  # as in the service: pytest's own capture handlers set aside
+    logger = logging.getLogger("app.access")
+    made: list[str] = []
+    make_record = logger.makeRecord
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        made.append("record")
+        return make_record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(logger, "makeRecord", counting)
+    fields = {"method": "POST", "status": 200, "duration_ms": 1.5, "texts": 2}
+    token = request_id_var.set("req-9")
+    try:
+        logs.log_fields(logger, logging.INFO, "request", fields)  # direct
+        logger.log(logging.INFO, "request", extra=fields)  # through a LogRecord
+        logs.log_fields(logger, logging.DEBUG, "request", fields)  # below the level: nothing
+        assert made == ["record"]  # only the explicit logger.log made a LogRecord
+        capture = logging.Handler()
+        records: list[logging.LogRecord] = []
+        capture.emit = records.append  # type: ignore[method-assign]
+        logger.addHandler(capture)
+        logs.log_fields(logger, logging.INFO, "request", fields)  # another handler: a record
+        logger.removeHandler(capture)
+        ours.flush()
+    finally:
+        request_id_var.reset(token)
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    direct, logged, propagated = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    assert list(direct) == list(logged) and list(direct)[:4] == ["ts", "level", "logger", "msg"]
+    assert {k: v for k, v in direct.items() if k != "ts"} == {
+        k: v for k, v in logged.items() if k != "ts"
+    }
+    assert direct["request_id"] == "req-9" and direct["level"] == "INFO"
+    assert (
+        len(records) == 1
+        and records[0].status == 200
+        and propagated == logged | {"ts": propagated["ts"]}
+    )
