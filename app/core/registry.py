@@ -99,8 +99,24 @@ class LoadPlan:
     metrics: Metrics | None = None
 
 
+def chosen_variant(bundle: Bundle, wanted: str | None) -> str:
+    """The asked-for variant where the bundle has it; otherwise its default, said in the log
+    (SENTIMENT_VARIANT=int8 must not stop a repository where one bundle ships fp32 alone)."""
+    default = bundle.manifest.default_variant
+    if wanted is None or wanted in bundle.manifest.variants:
+        return wanted or default
+    log.warning(
+        "model %s has no %s graph (it has %s): serving %s",
+        bundle.name,
+        wanted,
+        ", ".join(sorted(bundle.manifest.variants)),
+        default,
+    )
+    return default
+
+
 def open_scorer(bundle: Bundle, plan: LoadPlan) -> Scorer:
-    variant = plan.variant or bundle.manifest.default_variant
+    variant = chosen_variant(bundle, plan.variant)
     full = open_session(bundle.model_path(variant), variant, plan.runtime)
     fast_path = bundle.fast_path if plan.cascade else None
     if fast_path is None:

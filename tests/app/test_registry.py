@@ -108,3 +108,25 @@ async def test_service_lists_refused_bundle(model_dir: Path) -> None:
         refused = await client.post("/predict", json={"text": "x", "model": "tiny-ko"})
     assert "tiny-ko" in models["failed"]
     assert refused.status_code == 404
+
+
+def test_a_bundle_without_the_asked_variant_serves_its_default(
+    model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    from model.bundle import MANIFEST, read_manifest, write_manifest
+
+    fp32_only = model_dir / "tiny-ko-fp32"
+    shutil.copytree(model_dir / "tiny-ko", fp32_only)
+    manifest = read_manifest(fp32_only)
+    manifest.name, manifest.variants = fp32_only.name, {"fp32": manifest.variants["fp32"]}
+    (fp32_only / "model.int8.onnx").unlink()
+    (fp32_only / MANIFEST).unlink()
+    write_manifest(fp32_only, manifest)
+    settings = make_settings(model_dir, models="tiny-en,tiny-ko-fp32")
+    with caplog.at_level("WARNING", logger="app.core.registry"):
+        registry = load_registry(settings, replace(PLAN, variant="int8"))
+    variants = {name: w.scorer.full.variant for name, w in registry.models.items()}
+    assert variants == {"tiny-en": "int8", "tiny-ko-fp32": "fp32"} and registry.failed == {}
+    assert f"model {fp32_only.name} has no int8 graph (it has fp32): serving fp32" in caplog.text
