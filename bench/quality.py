@@ -1,6 +1,6 @@
 """Every system on every test set of a bundle's training config, and on the behaviour suite, in
-one run: the shipped bundle (whole model, the served cascade, and its int8 graph when it has
-one), TF-IDF + LR fitted on the same mix, and VADER for English; with each system's offline speed
+one run: the shipped bundle (whole model, the served cascade, and its int8 graph alone and
+served when it has one), TF-IDF + LR fitted on the same mix, and VADER for English; with each system's offline speed
 (texts/s, no HTTP) beside its scores. The benchmark suite's one accuracy command.
 
     python -m bench quality --bundle model/bundles/sentiment-en --config configs/sentiment-en.toml
@@ -53,6 +53,9 @@ def systems(
     if bundle.manifest.cascade:
         served = OnnxClassifier(bundle, "fp32", threads, cascade=True)
         found[f"{bundle.name} (served, cascade)"] = served
+        if "int8" in bundle.manifest.variants:  # what SENTIMENT_VARIANT=int8 serves
+            served_int8 = OnnxClassifier(bundle, "int8", threads, cascade=True)
+            found[f"{bundle.name} int8 (served, cascade)"] = served_int8
     found["TF-IDF + LR (same mix)"] = MixTfidf(config).fit()
     if bundle.manifest.language == "en":
         found["VADER"] = Vader(bundle.manifest.labels)
