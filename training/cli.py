@@ -51,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--export-config",
-        help="TOML whose [export] section replaces the run's (variants and cascade are written "
-        "again from the same weights)",
+        help="TOML whose version, release notes, known limits and [export] section replace the "
+        "run's: a new release of the same weights (e.g. with an int8 variant)",
     )
     lengths = commands.add_parser(
         "cascade-lengths",

@@ -207,10 +207,17 @@ def with_card_text(config: TrainConfig, toml_path: str) -> TrainConfig:
     return config.replace(release_notes=current.release_notes, known_limits=current.known_limits)
 
 
-def with_export_section(config: TrainConfig, toml_path: str) -> TrainConfig:
-    """The run's config with another TOML's [export] options: how the graphs are written
-    (variants, cascade) changes, the weights and everything they were trained with do not."""
-    return config.replace(**build_config(toml_path, {}).export.model_dump())
+def as_release_of(config: TrainConfig, toml_path: str) -> TrainConfig:
+    """The run's config as a new release of the same weights: another TOML's version, card text
+    and [export] options (how the graphs are written: variants, cascade); everything the
+    weights were trained with stays the run's."""
+    current = build_config(toml_path, {})
+    return config.replace(
+        version=current.version,
+        release_notes=current.release_notes,
+        known_limits=current.known_limits,
+        **current.export.model_dump(),
+    )
 
 
 def _mean_accuracy(metrics: dict[str, dict[str, Any]]) -> float:
@@ -238,14 +245,15 @@ def export_bundle(
 
     `card_config`: a TOML whose documentation-only fields (release notes, known limits) replace
     the run's, so the model card can be corrected without training again. `export_config`: a
-    TOML whose [export] section replaces the run's (an int8 variant added to a finished run).
+    TOML whose version, card text and [export] section replace the run's (a new release of the
+    same weights, such as an int8 variant added).
     """
     payload = checkpoint.load(run_dir / checkpoint.BEST)
     model, config = checkpoint.restore_model(payload)
     if card_config:
         config = with_card_text(config, card_config)
     if export_config:
-        config = with_export_section(config, export_config)
+        config = as_release_of(config, export_config)
     progress = checkpoint.restore_progress(payload)
     quantize = config.quantize if quantize is None else quantize
     encoder = TextEncoder.from_file(run_dir / TOKENIZER_NAME, truncation_of(config))

@@ -2,7 +2,7 @@
 
 The scores are the ones `python -m training export` measured with ONNX Runtime on the
 official test splits and wrote into each manifest; the floors are the current releases' figures
-(sentiment-en 2.1.0, sentiment-ko 2.0.0) rounded down, so a re-export that loses accuracy fails
+(sentiment-en 2.1.x, sentiment-ko 2.0.0) rounded down, so a re-export that loses accuracy fails
 here. The distillation issue's goals (IMDB 91.5, SST-2 88.0, TweetEval 66.0 macro recall, NSMC
 88.0) are not all reached: docs/training.md reports each figure beside its goal.
 """
@@ -63,3 +63,14 @@ def test_served_cascade_stays_within_a_fifth_of_a_point_of_the_whole_model(name:
     }
     allowed = {"kobest-sentineg-test"}  # negation rewrites: a known 2-point gap, docs/training.md
     assert {s: d for s, d in drops.items() if d > 0.2 and s not in allowed} == {}, drops
+
+
+def test_english_int8_variant_stays_within_a_fifth_of_a_point_of_fp32() -> None:
+    """The int8 graph (SENTIMENT_VARIANT=int8) on every test set: the speed issue's bar for
+    serving it. (Validation sets are not held to it: on SemEval laptops' 127 texts one answer
+    is 0.8 points.)"""
+    manifest = load_bundle(shipped("sentiment-en")).manifest
+    fp32, int8 = (manifest.variants[key].metrics for key in ("fp32", "int8"))
+    tests = [split for split in fp32 if not split.startswith("validation:")]
+    drops = {s: round(100 * (fp32[s]["accuracy"] - int8[s]["accuracy"]), 2) for s in tests}
+    assert len(tests) >= 7 and max(drops.values()) <= 0.2, drops

@@ -196,3 +196,31 @@ def test_fp32_tables_of_the_int8_graph_are_stored_once(tmp_path: Path):
     after = [run_logits(cpu_session(tmp_path / name), ids) for name in graphs]
     for b, a in zip(before, after, strict=True):
         np.testing.assert_array_equal(b, a)
+
+
+def test_a_release_of_the_same_weights_takes_version_card_and_export_only(tmp_path: Path):
+    from training.config import build_config
+    from training.package import as_release_of
+
+    run = build_config("configs/sentiment-en.toml", {}).replace(
+        version="2.0.0", quantize=False, int8_tables=True, epochs=5, release_notes=["old"]
+    )
+    release = tmp_path / "release.toml"
+    release.write_text(
+        "\n".join(
+            [
+                'name = "sentiment-en"',
+                'version = "2.0.1"',
+                'release_notes = ["2.0.1: adds int8"]',
+                "[optimisation]",
+                "epochs = 1",
+                "[export]",
+                "quantize = true",
+                "int8_tables = false",
+            ]
+        )
+    )
+    config = as_release_of(run, str(release))
+    assert (config.version, config.release_notes) == ("2.0.1", ["2.0.1: adds int8"])
+    assert (config.quantize, config.int8_tables) == (True, False)
+    assert config.epochs == 5 and config.train_files == run.train_files  # the run's training
