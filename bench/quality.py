@@ -1,7 +1,8 @@
 """Every system on every test set of a bundle's training config, and on the behaviour suite, in
 one run: the shipped bundle (whole model, the served cascade, and its int8 graph alone and
-served when it has one), TF-IDF + LR fitted on the same mix, and VADER for English; with each system's offline speed
-(texts/s, no HTTP) beside its scores. The benchmark suite's one accuracy command.
+served when it has one), TF-IDF + LR fitted on the same mix, and VADER for English; with each
+system's offline speed (texts/s, no HTTP) beside its scores. The benchmark suite's one accuracy
+command.
 
     python -m bench quality --bundle model/bundles/sentiment-en --config configs/sentiment-en.toml
     python -m bench quality --bundle model/bundles/sentiment-ko --config configs/sentiment-ko.toml \
@@ -56,7 +57,10 @@ def systems(
         if "int8" in bundle.manifest.variants:  # what SENTIMENT_VARIANT=int8 serves
             served_int8 = OnnxClassifier(bundle, "int8", threads, cascade=True)
             found[f"{bundle.name} int8 (served, cascade)"] = served_int8
+    print("fitting TF-IDF + LR on the training mix (minutes on the full mix) ...", flush=True)
+    started = time.perf_counter()
     found["TF-IDF + LR (same mix)"] = MixTfidf(config).fit()
+    print(f"TF-IDF + LR fitted in {time.perf_counter() - started:.0f} s", flush=True)
     if bundle.manifest.language == "en":
         found["VADER"] = Vader(bundle.manifest.labels)
     return found
