@@ -95,8 +95,11 @@ _installed: list[BatchedStreamHandler] = []  # the handler configure_logging put
 def _direct_handler(logger: logging.Logger, level: int) -> BatchedStreamHandler | None:
     """The service's own JSON handler when it is the only thing that would see a record of
     `logger` at `level` (no other handler or filter on the way, as `configure_logging` leaves
-    it); None when anything else is installed (a test's capture, an operator's handler)."""
+    it); None when anything else is installed (a test's capture, an operator's handler, or a
+    record factory that adds fields, as Ray's does)."""
     if not _installed or not logger.isEnabledFor(level):
+        return None
+    if logging.getLogRecordFactory() is not logging.LogRecord:
         return None
     handler = _installed[0]
     root = logging.getLogger()

@@ -91,6 +91,8 @@ def test_direct_access_lines_equal_the_logging_path_and_yield_to_other_handlers(
     saved = (root.handlers[:], root.level)
     stream = io.StringIO()
     monkeypatch.setattr(logs.sys, "stderr", stream)
+    factory = logging.getLogRecordFactory()  # Ray, once imported, installs its own
+    logging.setLogRecordFactory(logging.LogRecord)
     logs.configure_logging("INFO", json_logs=True)
     ours = logs._installed[0]
     root.handlers[:] = [ours]  # as in the service: pytest's own capture handlers set aside
@@ -116,11 +118,16 @@ def test_direct_access_lines_equal_the_logging_path_and_yield_to_other_handlers(
         logger.addHandler(capture)
         logs.log_fields(logger, logging.INFO, "request", fields)  # another handler: a record
         logger.removeHandler(capture)
+        logging.setLogRecordFactory(lambda *a, **k: logging.LogRecord(*a, **k))
+        logs.log_fields(logger, logging.INFO, "request", fields)  # a record factory: a record
+        assert made == ["record"] * 3
         ours.flush()
     finally:
+        logging.setLogRecordFactory(factory)
         request_id_var.reset(token)
         root.handlers[:], _ = saved[0], root.setLevel(saved[1])
-    direct, logged, propagated = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    direct, logged, propagated, with_factory = lines
     assert list(direct) == list(logged) and list(direct)[:4] == ["ts", "level", "logger", "msg"]
     assert {k: v for k, v in direct.items() if k != "ts"} == {
         k: v for k, v in logged.items() if k != "ts"
@@ -131,3 +138,4 @@ def test_direct_access_lines_equal_the_logging_path_and_yield_to_other_handlers(
         and records[0].status == 200
         and propagated == logged | {"ts": propagated["ts"]}
     )
+    assert with_factory == logged | {"ts": with_factory["ts"]}
