@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import grpc
 
 from app.core.context import RequestContext, request_id_or_new
-from app.ops.logs import request_id_var
+from app.ops.logs import log_fields, request_id_var
 from app.ops.metrics import Metrics
 
 log = logging.getLogger("app.access")
@@ -65,7 +65,7 @@ class CallLog:
         try:
             self.metrics.observe_grpc(call.method, code.name, seconds)
             if self.access_log and log.isEnabledFor(logging.INFO):
-                log.info("grpc request", extra=self._fields(call, code, seconds))
+                log_fields(log, logging.INFO, "grpc request", self._fields(call, code, seconds))
         finally:
             request_id_var.reset(call.token)
 
