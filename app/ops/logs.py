@@ -24,20 +24,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def _timestamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+def _line_head(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
+    """The keys every JSON line starts with, in order."""
+    ts = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    return {"ts": ts, "level": level, "logger": logger, "msg": message}
 
 
 class JsonFormatter(logging.Formatter):
     """Time, level, logger, message, request id, any `extra=` fields, and the traceback if any."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {
-            "ts": _timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        data = _line_head(record.created, record.levelname, record.name, record.getMessage())
         for key, value in vars(record).items():
             if key not in _STANDARD:
                 data[key] = value
@@ -123,13 +120,7 @@ def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[st
     if handler is None:
         logger.log(level, message, extra=fields)
         return
-    data = {
-        "ts": _timestamp(time.time()),
-        "level": logging.getLevelName(level),
-        "logger": logger.name,
-        "msg": message,
-        **fields,
-    }
+    data = _line_head(time.time(), logging.getLevelName(level), logger.name, message) | fields
     data.setdefault("request_id", request_id_var.get())
     handler.add_line(orjson.dumps(data, default=str).decode(), level)
 
