@@ -5,12 +5,17 @@ On the first SIGTERM (or Ctrl-C) readiness turns 503 at once while requests are 
 connections, answers every in-flight and queued request, runs the app's shutdown (the batchers
 drain) and the process exits 0. A second signal skips the rest of the drain period. If models
 fail to load, the process exits 1 (the log names the file).
+
+With `SENTIMENT_PROCESSES=N` (N > 1) this process is the supervisor of N such servers sharing the
+port (app/ops/supervisor.py); each of them runs `serve` on the socket it inherits.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 import sys
 import time
 from types import FrameType
@@ -21,15 +26,24 @@ from app.core.service import Service
 from app.core.settings import Settings
 from app.main import create_app
 from app.ops.logs import flush_due_logs
+from app.ops.peers import Peers
+from app.ops.supervisor import LISTEN_FD_ENV, supervise
 
 log = logging.getLogger("app.server")
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, service: Service, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        service: Service,
+        drain_seconds: float,
+        supervisor_pid: int | None = None,
+    ) -> None:
         super().__init__(config)
         self.service = service
         self.drain_seconds = drain_seconds
+        self.supervisor_pid = supervisor_pid
         self.drain_until: float | None = None
         self.drain_logged = False
         self.exit_code = 0
@@ -51,6 +65,10 @@ class DrainingServer(uvicorn.Server):
         if self.service.failure is not None:
             self.exit_code = 1
             return True
+        if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid:
+            log.error("the supervisor is gone: stopping")
+            self.supervisor_pid = None
+            self.handle_exit(signal.SIGTERM, None)
         if self.drain_until is not None:
             if not self.drain_logged:
                 self.drain_logged = True
@@ -73,6 +91,21 @@ TOKENIZER_THREADS_ENV = ("TOKENIZERS_PARALLELISM", "false")
 def main() -> int:
     os.environ.setdefault(*TOKENIZER_THREADS_ENV)
     settings = Settings()
+    peers = Peers.from_env()
+    if settings.processes > 1 and peers is None:
+        return supervise(settings)
+    return serve(settings, peers)
+
+
+def peer_sockets(peers: Peers) -> list[socket.socket]:
+    """The listening socket inherited from the supervisor, and this process's own Unix socket."""
+    shared = socket.socket(fileno=int(os.environ[LISTEN_FD_ENV]))
+    private = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    private.bind(peers.address(peers.index))
+    return [shared, private]
+
+
+def serve(settings: Settings, peers: Peers | None) -> int:
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -83,8 +116,12 @@ def main() -> int:
         timeout_graceful_shutdown=int(settings.graceful_timeout_s),
         server_header=False,
     )
-    server = DrainingServer(config, app.state.service, settings.drain_seconds)
-    server.run()
+    if peers is None:
+        server = DrainingServer(config, app.state.service, settings.drain_seconds)
+        server.run()
+    else:
+        server = DrainingServer(config, app.state.service, settings.drain_seconds, os.getppid())
+        server.run(sockets=peer_sockets(peers))
     return server.exit_code
 
 

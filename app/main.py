@@ -24,6 +24,7 @@ from app.http.security import AuthMiddleware, ModelControlMiddleware, document_b
 from app.ops.logs import configure_logging
 from app.ops.metrics import Metrics
 from app.ops.payload_log import payload_log
+from app.ops.peers import Peers, repeat_control
 from app.v2 import repository_routes, rest_routes
 from app.v2.grpc_server import GrpcServer
 
@@ -34,7 +35,9 @@ DESCRIPTION = (
 )
 
 
-def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: Service) -> None:
+def add_middleware(
+    app: FastAPI, settings: Settings, metrics: Metrics, service: Service, has_peers: bool
+) -> None:
     """Added innermost first: the request context wraps everything, so every answer (401 and 413
     included) carries the request id and is counted; the /predict endpoint is innermost, so
     auth and the body limit apply to it as to every route."""
@@ -66,7 +69,12 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics, service: 
                 "Retry-After",
             ],
         )
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        access_log=settings.access_log,
+        has_peers=has_peers,
+    )
 
 
 async def start_grpc(
@@ -86,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     payloads = payload_log(settings, metrics)
     service = Service(settings, metrics, payloads)
     models = Repository(service)
+    peers = Peers.from_env()  # set when app/ops/supervisor.py started this process
+    if peers is not None:
+        models.replicate = partial(repeat_control, peers, settings.control_key)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,12 +127,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     explain_router = explain.make_router(settings.explain_max_texts)
     app.state.repository = models
+    app.state.peers = peers
     http_routers = (predict.router, explain_router, status.router)
     for router in (*http_routers, rest_routes.router, repository_routes.router):
         app.include_router(router)
     install_docs(app)
     install_playground(app)
-    add_middleware(app, settings, metrics, service)
+    add_middleware(app, settings, metrics, service, has_peers=peers is not None)
     if settings.api_key is not None:
         document_bearer_auth(app, settings.metrics_require_key)
     predict.document_predict_body(app)

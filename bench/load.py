@@ -74,6 +74,18 @@ def system_specs(
         "tfidf-lr": ServerSpec(
             "tfidf-lr", [*module, "bench.servers.tfidf_server", "--data-dir", str(data_dir)]
         ),
+        # process for process against SENTIMENT_PROCESSES=2 (the setting is a variant there)
+        "tfidf-lr-2proc": ServerSpec(
+            "tfidf-lr-2proc",
+            [
+                *module,
+                "bench.servers.tfidf_server",
+                "--data-dir",
+                str(data_dir),
+                "--processes",
+                "2",
+            ],
+        ),
     }
 
 

@@ -73,6 +73,10 @@ class Draining(NotReady):
     """The service is shutting down and takes no new work."""
 
 
+class ProcessesDiffer(ServiceError):
+    """Another server process could not repeat a model load or unload, or could not be asked."""
+
+
 class DeadlineExceeded(ServiceError):
     """The request's deadline passed before its answer was ready."""
 
@@ -92,6 +96,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     Forbidden: (403, "forbidden"),
     QueueFull: (429, "queue_full"),
     Draining: (503, "draining"),
+    ProcessesDiffer: (503, "processes_differ"),
     NotReady: (503, "not_ready"),
     DeadlineExceeded: (504, "timeout"),
     ServiceError: (500, "internal"),

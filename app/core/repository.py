@@ -8,6 +8,10 @@ either the old version or the new one, never a half-loaded model. A bundle that 
 is refused with a 400 naming the problem, and the old version keeps serving. The replaced worker
 is retired once the requests that hold it have left `classify` (they finish on the old
 version), then its batcher drains and stops. One load or unload runs at a time.
+
+With several server processes (`SENTIMENT_PROCESSES`), `replicate` repeats a load or unload that
+succeeded here in every other process before the call is answered (app/ops/peers.py), so every
+process serves the same versions; a process that fails it turns the answer into a 503 naming it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import ctypes
 import dataclasses
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.core.errors import BundleRejected, Conflict, ModelNotFound
@@ -27,6 +32,8 @@ from model import BundleError, read_manifest
 
 log = logging.getLogger(__name__)
 RETIRE_POLL_S = 0.01
+# ("load" or "unload", model name) -> done in every other process, or raises
+Replicate = Callable[[str, str], Awaitable[None]]
 
 
 class Repository:
@@ -34,6 +41,7 @@ class Repository:
         self.service = service
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
+        self.replicate: Replicate | None = None
 
     def index(self, ready_only: bool = False) -> list[dict[str, Any]]:
         """Every bundle in the model directory: name, version, state (READY or UNAVAILABLE)."""
@@ -49,7 +57,20 @@ class Repository:
                 entries.append(entry)
         return entries
 
-    async def load(self, name: str) -> ModelWorker:
+    async def load(self, name: str, everywhere: bool = True) -> ModelWorker:
+        """Load `name` here and, when `everywhere`, in every other server process."""
+        worker = await self._load_here(name)
+        if everywhere and self.replicate is not None:
+            await self.replicate("load", name)
+        return worker
+
+    async def unload(self, name: str, everywhere: bool = True) -> None:
+        """Unload `name` here and, when `everywhere`, in every other server process."""
+        await self._unload_here(name)
+        if everywhere and self.replicate is not None:
+            await self.replicate("unload", name)
+
+    async def _load_here(self, name: str) -> ModelWorker:
         async with self._lock:
             registry = self.service.loaded()
             folder = bundle_names(self.service.settings.model_dir).get(name)
@@ -66,7 +87,7 @@ class Repository:
             self.service.metrics.model_serving(worker.info_labels)
             return worker
 
-    async def unload(self, name: str) -> None:
+    async def _unload_here(self, name: str) -> None:
         async with self._lock:
             registry = self.service.loaded()
             old = registry.models.get(name)

@@ -33,8 +33,13 @@ if TYPE_CHECKING:  # metrics and the payload log observe the core; the core is h
 log = logging.getLogger(__name__)
 
 
+def process_cpus(settings: Settings) -> int:
+    """The CPUs this server process may count on: the usable ones divided among the processes."""
+    return max(1, usable_cpus() // settings.processes)
+
+
 def runtime_config(settings: Settings) -> RuntimeConfig:
-    threads = settings.intra_op_threads or default_intra_op_threads(usable_cpus())
+    threads = settings.intra_op_threads or default_intra_op_threads(process_cpus(settings))
     return RuntimeConfig(
         providers=settings.providers,
         intra_op_threads=threads,
@@ -44,7 +49,9 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
 
 
 def batch_limits(settings: Settings, intra_op_threads: int) -> BatchLimits:
-    workers = settings.batch_workers or default_batch_workers(usable_cpus(), intra_op_threads)
+    workers = settings.batch_workers or default_batch_workers(
+        process_cpus(settings), intra_op_threads
+    )
     return BatchLimits(
         max_batch_size=settings.max_batch_size,
         max_batch_tokens=settings.max_batch_tokens,

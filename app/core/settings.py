@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(default=5.0, ge=0)  # after SIGTERM: serve while /ready is 503
     host: str = "127.0.0.1"  # set 0.0.0.0 in a container
     port: int = Field(default=8000, ge=0, le=65535)
+    # server processes accepting on the one port (app/ops/supervisor.py), the CPUs divided between
+    # them: the event loop's Python (HTTP, JSON, logging) then runs on more than one core.
+    # Each process holds its own copy of the models (memory x N); readiness, /metrics and model
+    # control span every process (app/ops/peers.py). 1 = one process, no supervisor.
+    processes: int = Field(default=1, ge=1, le=64)
     # the KServe v2 gRPC service and gRPC health, same host, same models and batchers
     grpc_enabled: bool = True
     grpc_port: int = Field(default=8001, ge=0, le=65535)  # 8001 as in Triton
@@ -106,6 +111,15 @@ class Settings(BaseSettings):
         if level not in {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}:
             raise ValueError("log_level must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
         return level
+
+    @model_validator(mode="after")
+    def _processes_share_fixed_ports(self) -> Settings:
+        if self.processes > 1 and self.grpc_enabled and self.grpc_port == 0:
+            raise ValueError(
+                "SENTIMENT_PROCESSES > 1 needs a fixed SENTIMENT_GRPC_PORT (0 would give every "
+                "process its own random port); set one, or SENTIMENT_GRPC_ENABLED=false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _control_needs_its_own_key(self) -> Settings:

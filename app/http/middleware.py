@@ -17,6 +17,7 @@ from app.core.errors import PayloadTooLarge
 from app.http.error_handlers import error_response
 from app.ops.logs import log_fields, request_id_var
 from app.ops.metrics import Metrics
+from app.ops.peers import arrived_from_peer
 
 log = logging.getLogger("app.access")
 QUIET_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready", "/metrics"})
@@ -42,10 +43,13 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, access_log: bool = True, has_peers: bool = False
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.has_peers = has_peers  # one of several server processes (app/ops/peers.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,6 +81,8 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     def _record(self, scope: Scope, context: RequestContext, status: int, seconds: float) -> None:
+        if self.has_peers and scope["path"] in QUIET_PATHS and arrived_from_peer(scope):
+            return  # another server process asking for its /ready or /metrics: not traffic
         route = route_template(scope)
         self.metrics.observe_request(route, scope["method"], status, seconds)
         if context.error_type is not None:

@@ -10,6 +10,10 @@ never holds up an answer. One line per text:
      "model_version": "2.0.1", "index": 0, "text": "...", "served_label": "positive",
      "served_probabilities": {"negative": 0.01, ...}, "served_path": "full"}
 
+With several server processes (`SENTIMENT_PROCESSES`) each writes its own file, the process index
+before the suffix (`payload.jsonl` -> `payload.p0.jsonl`, `payload.p1.jsonl`): two writers
+rotating one file would lose lines.
+
 `text` becomes `text_sha256` (hex of the UTF-8 text) or is left out, as configured. The served
 answer is named `served_*`, so that `python -m app.bulk payload.jsonl out.jsonl` rescores the
 file with another model and writes the new answer beside the one that was served.
@@ -31,6 +35,7 @@ import orjson
 from prometheus_client import Counter
 
 from app.ops.logs import request_id_var
+from app.ops.peers import Peers
 
 if TYPE_CHECKING:
     from app.core.settings import Settings
@@ -159,7 +164,7 @@ class PayloadLog:
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         assert settings.payload_log is not None
-        self.path = settings.payload_log
+        self.path = process_path(settings.payload_log, Peers.from_env())
         self.sample = settings.payload_log_sample
         self.text_mode: TextMode = settings.payload_log_text
         self._format = LineFormat(self.text_mode)
@@ -243,6 +248,14 @@ class PayloadLog:
             self.dropped.inc(formatted)
             return
         self.written.inc(formatted)
+
+
+def process_path(path: Path, peers: Peers | None) -> Path:
+    """The file this server process writes: `path` itself, or with `.p<index>` before its
+    suffix when it is one of several processes."""
+    if peers is None:
+        return path
+    return path.with_name(f"{path.stem}.p{peers.index}{path.suffix}")
 
 
 def payload_log(settings: Settings, metrics: Metrics) -> PayloadLog | None:

@@ -43,7 +43,9 @@ class GrpcServer:
     async def start(self) -> None:
         options = [
             ("grpc.max_receive_message_length", self.settings.max_body_bytes),
-            ("grpc.so_reuseport", 0),  # a port in use is an error, not a silent share
+            # a port in use is an error, not a silent share; with several server processes
+            # they share it (the supervisor checked that it was free before starting them)
+            ("grpc.so_reuseport", int(self.settings.processes > 1)),
         ]
         server = grpc.aio.server(options=options)
         key = self.settings.api_key

@@ -6,12 +6,13 @@ why they failed, which `/models` does not show, and it reads every manifest on e
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from app.http.deps import RepositoryDep
 from app.http.responses import JSONBytesResponse
 from app.http.schemas import error_responses
+from app.ops.peers import arrived_from_peer
 
 router = APIRouter(
     prefix="/v2/repository", tags=["model repository (v2)"], strict_content_type=False
@@ -46,8 +47,9 @@ async def index(repository: RepositoryDep, body: IndexRequest | None = None) -> 
     responses=error_responses(400, 401, 403, 404, 503),
     summary="Load or replace a model from the model directory: verify, warm up, swap",
 )
-async def load(name: str, repository: RepositoryDep) -> JSONBytesResponse:
-    worker = await repository.load(name)
+async def load(name: str, repository: RepositoryDep, request: Request) -> JSONBytesResponse:
+    # a load another server process repeats here is done here only (app/ops/peers.py)
+    worker = await repository.load(name, everywhere=not arrived_from_peer(request.scope))
     return JSONBytesResponse({"name": name, "version": worker.bundle.manifest.version})
 
 
@@ -56,6 +58,6 @@ async def load(name: str, repository: RepositoryDep) -> JSONBytesResponse:
     responses=error_responses(401, 403, 404, 409, 503),
     summary="Stop serving a model; requests in flight on it finish first",
 )
-async def unload(name: str, repository: RepositoryDep) -> JSONBytesResponse:
-    await repository.unload(name)
+async def unload(name: str, repository: RepositoryDep, request: Request) -> JSONBytesResponse:
+    await repository.unload(name, everywhere=not arrived_from_peer(request.scope))
     return JSONBytesResponse({"name": name, "unloaded": True})

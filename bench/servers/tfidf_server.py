@@ -4,7 +4,10 @@ bench/results/tmp) served the same way as the service: the same FastAPI stack
 access log, metrics) and the same dynamic batcher, with scikit-learn in place of ONNX Runtime.
 Answers `{"model", "predictions": [{"label", "score", "probabilities"}]}`.
 
-    python -m bench.servers.tfidf_server --model sentiment-en --port 8002
+    python -m bench.servers.tfidf_server --model sentiment-en --port 8002 [--processes 2]
+
+`--processes N` runs N copies on the port (uvicorn's workers), to compare with the service's
+`SENTIMENT_PROCESSES=N` process for process.
 """
 
 from __future__ import annotations
@@ -146,15 +149,30 @@ def create_app(pipeline: Any, name: str) -> FastAPI:
     return app
 
 
+FACTORY_ENV = "BENCH_TFIDF"  # "<model>:<data dir>" for the workers of --processes
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker under `--processes`: the pipeline the parent fitted and cached."""
+    model, data_dir = os.environ[FACTORY_ENV].split(":", 1)
+    return create_app(fitted_tfidf(model, Path(data_dir)), f"tfidf-{model}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="sentiment-en", help="whose training file to fit on")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8002)))
+    parser.add_argument("--processes", type=int, default=1, help="copies serving the port")
     args = parser.parse_args()
-    pipeline = fitted_tfidf(args.model, args.data_dir)
-    app = create_app(pipeline, f"tfidf-{args.model}")
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
+    pipeline = fitted_tfidf(args.model, args.data_dir)  # fitted once, before any worker starts
+    serving = {"host": "127.0.0.1", "port": args.port, "log_config": None, "access_log": False}
+    if args.processes > 1:
+        os.environ[FACTORY_ENV] = f"{args.model}:{args.data_dir}"
+        target = "bench.servers.tfidf_server:app_from_env"
+        uvicorn.run(target, factory=True, workers=args.processes, **serving)
+    else:
+        uvicorn.run(create_app(pipeline, f"tfidf-{args.model}"), **serving)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.core.errors import NotReady
 from app.http.deps import ServiceDep
 from app.http.responses import JSONBytesResponse
 from app.http.schemas import ModelsResponse, Readiness, Status, error_responses
+from app.ops.metrics_merge import merge_pages
+from app.ops.peers import PeerError, Peers, arrived_from_peer
 
 router = APIRouter(tags=["operations"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -25,9 +27,12 @@ async def health() -> JSONBytesResponse:
     responses=error_responses(503),
     summary="Readiness: 200 once every model is loaded, verified and warm; 503 while draining",
 )
-async def ready(service: ServiceDep) -> JSONBytesResponse:
+async def ready(service: ServiceDep, request: Request) -> JSONBytesResponse:
     if not service.ready:
         raise NotReady(f"not ready: {service.not_ready_reason()}")
+    peers: Peers | None = request.app.state.peers
+    if peers is not None and not arrived_from_peer(request.scope):
+        await require_others_ready(peers, request.headers.get("authorization"))
     versions = {n: m.bundle.manifest.version for n, m in service.loaded().models.items()}
     return JSONBytesResponse({"status": "ready", "models": versions})
 
@@ -58,5 +63,41 @@ async def models(service: ServiceDep) -> JSONBytesResponse:
     },
     summary="Prometheus metrics",
 )
-async def metrics(service: ServiceDep) -> Response:
-    return Response(service.metrics.render(), media_type=PROMETHEUS_TYPE)
+async def metrics(service: ServiceDep, request: Request) -> Response:
+    page = service.metrics.render()
+    peers: Peers | None = request.app.state.peers
+    if peers is not None and not arrived_from_peer(request.scope):
+        page = merge_pages(await every_page(peers, page, request.headers.get("authorization")))
+    return Response(page, media_type=PROMETHEUS_TYPE)
+
+
+def forwarded(authorization: str | None) -> dict[str, str]:
+    return {} if authorization is None else {"Authorization": authorization}
+
+
+async def require_others_ready(peers: Peers, authorization: str | None) -> None:
+    """Ready means every process is: a request may reach any of them."""
+    try:
+        answers = await peers.ask_others("GET", "/ready", forwarded(authorization))
+    except PeerError as exc:
+        raise NotReady(f"not ready: {exc}") from exc
+    for answer in answers:
+        if answer.status != 200:
+            reason = answer.body.decode("utf-8", "replace")
+            raise NotReady(f"not ready: process {answer.index} answered {answer.status}: {reason}")
+
+
+async def every_page(
+    peers: Peers, own: bytes, authorization: str | None
+) -> list[tuple[int, bytes]]:
+    """(process index, its Prometheus page) for every process; a process that cannot be asked
+    is left out of this scrape (its series go stale) rather than failing the whole page."""
+    pages = [(peers.index, own)]
+    for index in peers.others:
+        try:
+            answer = await peers.ask(index, "GET", "/metrics", forwarded(authorization))
+        except PeerError:
+            continue
+        if answer.status == 200:
+            pages.append((index, answer.body))
+    return sorted(pages)

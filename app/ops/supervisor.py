@@ -1,0 +1,143 @@
+"""`SENTIMENT_PROCESSES=N` (N > 1): N server processes accepting on one port.
+
+The supervisor binds the port once and starts N children (`python -m app`), each inheriting the
+listening socket and serving on it beside a private Unix socket of its own, through which the
+children ask each other what spans the service (app/ops/peers.py). The children run in their own
+session, so a terminal's Ctrl-C reaches the supervisor only; it passes every SIGTERM or SIGINT on
+as one SIGTERM to each child, which drains as a single process does (`python -m app`). A child
+that exits while nobody asked it to takes the others down with it and the supervisor exits with
+its status: an orchestrator restarts the whole service rather than run it one process short.
+A child whose supervisor is gone (killed outright) stops by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from app.core.settings import Settings
+from app.ops.logs import configure_logging
+from app.ops.peers import PROCESS_ENV, Peers
+
+log = logging.getLogger("app.supervisor")
+LISTEN_FD_ENV = "_SENTIMENT_LISTEN_FD"  # the inherited listening socket of a child
+POLL_S = 0.1
+BACKLOG = 2048  # uvicorn's default
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
+    listener.set_inheritable(True)
+    return listener
+
+
+def require_free_port(host: str, port: int, what: str) -> None:
+    """The children bind `port` with SO_REUSEPORT, which would share it silently with another
+    server already there: check once, without it, that nobody is."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        raise SystemExit(f"{what} port {port} on {host} is in use: {exc}") from exc
+    finally:
+        probe.close()
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.stopping = False
+
+    def run(self) -> int:
+        settings = self.settings
+        if settings.grpc_enabled:
+            require_free_port(settings.host, settings.grpc_port, "gRPC")
+        listener = bind_listener(settings.host, settings.port)
+        name = f"sentiment-{os.getpid()}-{secrets.token_hex(4)}"  # the peer sockets' shared name
+        try:
+            self.children = [
+                self.spawn(Peers(i, settings.processes, name), listener)
+                for i in range(settings.processes)
+            ]
+            listener.close()  # the children hold it now
+            log.info(
+                "started %d server processes on port %d",
+                len(self.children),
+                settings.port,
+                extra={"pids": [child.pid for child in self.children]},
+            )
+            signal.signal(signal.SIGTERM, self.on_signal)
+            signal.signal(signal.SIGINT, self.on_signal)
+            return self.wait()
+        finally:
+            self.stop_children()
+
+    def spawn(self, peers: Peers, listener: socket.socket) -> subprocess.Popen[bytes]:
+        fd = listener.fileno()
+        env = {**os.environ, PROCESS_ENV: peers.env_value(), LISTEN_FD_ENV: str(fd)}
+        return subprocess.Popen(
+            [sys.executable, "-m", "app"], env=env, pass_fds=(fd,), start_new_session=True
+        )
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # a second signal is passed on too: each child then skips the rest of its drain
+        self.stopping = True
+        self.signal_children()
+
+    def signal_children(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    def wait(self) -> int:
+        """Until every child has exited: 0 when each exited 0 after being asked to stop."""
+        status = 0
+        running = set(range(len(self.children)))
+        while running:
+            for index in sorted(running):
+                code = self.children[index].poll()
+                if code is None:
+                    continue
+                running.discard(index)
+                if not self.stopping:
+                    log.error("server process %d exited with %d: stopping the others", index, code)
+                    self.stopping = True
+                    self.signal_children()
+                    status = status or _exit_status(code, unexpected=True)
+                else:
+                    status = status or _exit_status(code, unexpected=False)
+            time.sleep(POLL_S)
+        return status
+
+    def stop_children(self) -> None:
+        """Whatever is still running when the supervisor leaves (an exception) is stopped."""
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + self.settings.graceful_timeout_s + self.settings.drain_seconds
+        for child in self.children:
+            try:
+                child.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _exit_status(code: int, unexpected: bool) -> int:
+    if code > 0:
+        return code
+    return 1 if unexpected or code < 0 else 0
+
+
+def supervise(settings: Settings) -> int:
+    configure_logging(settings.log_level, settings.json_logs)
+    return Supervisor(settings).run()

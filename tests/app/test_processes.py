@@ -1,0 +1,133 @@
+"""`SENTIMENT_PROCESSES=2` end to end: a real supervisor and two real `python -m app` children on
+one port, asked over fresh connections (each may reach either child)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import server, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
+ADMIN_KEY = "admin-s3cret"
+TWO = {
+    "SENTIMENT_PROCESSES": "2",
+    "SENTIMENT_MODEL_CONTROL": "true",
+    "SENTIMENT_ADMIN_KEY": ADMIN_KEY,
+}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(after_name[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def gone(pid: int, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat")
+        if not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+async def fresh(method: str, url: str, **kwargs: object) -> httpx.Response:
+    """One request on a connection of its own, so that the kernel picks the process anew."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await client.request(method, url, **kwargs)
+
+
+def per_process(page: str, name: str, **labels: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                process = sample.labels["process"]
+                values[process] = values.get(process, 0.0) + sample.value
+    return values
+
+
+async def served_models(base: str, times: int) -> set[tuple[str, ...]]:
+    seen = set()
+    for _ in range(times):
+        body = (await fresh("GET", f"{base}/models")).json()
+        seen.add(tuple(sorted(m["name"] for m in body["models"])))
+    return seen
+
+
+async def test_two_processes_answer_as_one_service(bundles_root: Path, tmp_path: Path) -> None:
+    with server(bundles_root, tmp_path / "log", **TWO) as (supervisor, base):
+        await wait_until(f"{base}/ready", 200, timeout=60)
+        children = children_of(supervisor.pid)
+        assert len(children) == 2, children
+        for i in range(40):
+            answer = await fresh("POST", f"{base}/predict", json={"text": f"great film {i}"})
+            assert answer.status_code == 200, answer.text
+        page = (await fresh("GET", f"{base}/metrics")).text
+        assert per_process(page, "sentiment_ready") == {"0": 1.0, "1": 1.0}
+        predicted = per_process(page, "sentiment_http_requests_total", route="/predict")
+        assert sum(predicted.values()) == 40, predicted  # each request counted once, somewhere
+        # a scrape does not count the other process's answer to it as traffic
+        assert per_process(page, "sentiment_http_requests_total", route="/metrics") == {}
+
+        unloaded = await fresh("POST", f"{base}/v2/repository/models/tiny-ko/unload", headers=ADMIN)
+        assert unloaded.status_code == 200, unloaded.text
+        assert await served_models(base, 12) == {("tiny-en",)}
+        loaded = await fresh("POST", f"{base}/v2/repository/models/tiny-ko/load", headers=ADMIN)
+        assert loaded.status_code == 200, loaded.text
+        assert await served_models(base, 12) == {("tiny-en", "tiny-ko")}
+        refused = await fresh("POST", f"{base}/v2/repository/models/tiny-ko/load")
+        assert refused.status_code == 401  # the key is still checked where the call arrives
+
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=30) == 0
+        assert all(gone(pid) for pid in children)
+
+
+async def test_ready_is_503_while_any_process_is_not(bundles_root: Path, tmp_path: Path) -> None:
+    env = {**TWO, "SENTIMENT_DRAIN_SECONDS": "4"}
+    with server(bundles_root, tmp_path / "log", **env) as (supervisor, base):
+        await wait_until(f"{base}/ready", 200, timeout=60)
+        draining, _other = children_of(supervisor.pid)
+        os.kill(draining, signal.SIGTERM)  # one child drains, as if told to stop on its own
+        time.sleep(0.3)
+        statuses = [(await fresh("GET", f"{base}/ready")).status_code for _ in range(10)]
+        assert statuses == [503] * 10, statuses
+        # a child that stops when nobody asked the service to: the whole service stops, not 0
+        assert supervisor.wait(timeout=30) == 1
+
+
+async def test_a_child_that_dies_stops_the_others(bundles_root: Path, tmp_path: Path) -> None:
+    with server(bundles_root, tmp_path / "log", **TWO) as (supervisor, base):
+        await wait_until(f"{base}/ready", 200, timeout=60)
+        killed, other = children_of(supervisor.pid)
+        os.kill(killed, signal.SIGKILL)
+        assert supervisor.wait(timeout=30) == 1
+        assert gone(other)
+    assert "server process 0 exited with -9" in (tmp_path / "log").read_text()
+
+
+async def test_children_stop_when_the_supervisor_is_killed(
+    bundles_root: Path, tmp_path: Path
+) -> None:
+    with server(bundles_root, tmp_path / "log", **TWO) as (supervisor, base):
+        await wait_until(f"{base}/ready", 200, timeout=60)
+        children = children_of(supervisor.pid)
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+        assert all(gone(pid) for pid in children)
