@@ -11,6 +11,7 @@ from app.core.service import Service
 from app.core.waiting import wait_for_client_gone
 from app.http.deps import ContextDep, ServiceDep
 from app.http.responses import JSONBytesResponse
+from app.http.routes.status import require_every_process_ready
 from app.http.schemas import error_responses
 from app.v2 import infer as v2_infer
 from app.v2.infer import binary_outputs, with_binary_inputs
@@ -50,9 +51,10 @@ async def live() -> JSONBytesResponse:
     responses=error_responses(503),
     summary="Server ready: every model loaded and warm, not draining",
 )
-async def server_ready(service: ServiceDep) -> JSONBytesResponse:
+async def server_ready(service: ServiceDep, request: Request) -> JSONBytesResponse:
     if not service.ready:
         raise NotReady(f"not ready: {service.not_ready_reason()}")
+    await require_every_process_ready(request)
     return JSONBytesResponse({"ready": True})
 
 

@@ -106,8 +106,9 @@ async def test_ready_is_503_while_any_process_is_not(bundles_root: Path, tmp_pat
         draining, _other = children_of(supervisor.pid)
         os.kill(draining, signal.SIGTERM)  # one child drains, as if told to stop on its own
         time.sleep(0.3)
-        statuses = [(await fresh("GET", f"{base}/ready")).status_code for _ in range(10)]
-        assert statuses == [503] * 10, statuses
+        statuses = [(await fresh("GET", f"{base}/ready")).status_code for _ in range(8)]
+        statuses += [(await fresh("GET", f"{base}/v2/health/ready")).status_code for _ in range(8)]
+        assert statuses == [503] * 16, statuses
         # a child that stops when nobody asked the service to: the whole service stops, not 0
         assert supervisor.wait(timeout=30) == 1
 

@@ -166,6 +166,30 @@ def test_every_log_line_is_one_json_object(stack: Stack) -> None:
         assert isinstance(json.loads(line), dict), line
 
 
+def test_two_processes_serve_one_port_in_the_read_only_container(stack: Stack) -> None:
+    """SENTIMENT_PROCESSES=2 in the same image and compose file (read-only root, no
+    capabilities): the peer sockets need no file, both processes answer, and stop drains both."""
+    port = free_port()
+    env = {**compose_env(port), "SENTIMENT_PROCESSES": "2"}
+    two = Stack(f"sentiment-test-{uuid.uuid4().hex[:8]}", env, f"http://127.0.0.1:{port}")
+    try:
+        two.compose("up", "--detach", "--wait", "--wait-timeout", "120", "api", timeout=180)
+        response = httpx.post(two.base_url + "/predict", json={"texts": [POSITIVE]}, timeout=10)
+        assert response.status_code == 200, response.text
+        page = get(two, "/metrics").text
+        assert (
+            'sentiment_ready{process="0"} 1.0' in page
+            and 'sentiment_ready{process="1"} 1.0' in (page)
+        ), page[-2000:]
+        two.compose("stop", "api", timeout=60)
+        logs = two.compose("logs", "--no-color", "api")
+        assert two.container()["State"]["ExitCode"] == 0, logs[-3000:]
+        assert logs.count("signal received: /ready answers 503") == 2, logs[-3000:]
+        assert "Traceback" not in logs
+    finally:
+        two.compose("down", "--volumes", "--timeout", "40", timeout=120)
+
+
 def test_stop_drains_then_exits_0(stack: Stack) -> None:
     """Runs last (file order): SIGTERM reaches python as PID 1, which drains and exits 0."""
     stack.compose("stop", "api", timeout=60)

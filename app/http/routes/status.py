@@ -30,9 +30,7 @@ async def health() -> JSONBytesResponse:
 async def ready(service: ServiceDep, request: Request) -> JSONBytesResponse:
     if not service.ready:
         raise NotReady(f"not ready: {service.not_ready_reason()}")
-    peers: Peers | None = request.app.state.peers
-    if peers is not None and not arrived_from_peer(request.scope):
-        await require_others_ready(peers, request.headers.get("authorization"))
+    await require_every_process_ready(request)
     versions = {n: m.bundle.manifest.version for n, m in service.loaded().models.items()}
     return JSONBytesResponse({"status": "ready", "models": versions})
 
@@ -75,8 +73,15 @@ def forwarded(authorization: str | None) -> dict[str, str]:
     return {} if authorization is None else {"Authorization": authorization}
 
 
+async def require_every_process_ready(request: Request) -> None:
+    """With several server processes, ready means every one is: a request may reach any of
+    them. A process asked by another answers for itself."""
+    peers: Peers | None = request.app.state.peers
+    if peers is not None and not arrived_from_peer(request.scope):
+        await require_others_ready(peers, request.headers.get("authorization"))
+
+
 async def require_others_ready(peers: Peers, authorization: str | None) -> None:
-    """Ready means every process is: a request may reach any of them."""
     try:
         answers = await peers.ask_others("GET", "/ready", forwarded(authorization))
     except PeerError as exc:
