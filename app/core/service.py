@@ -58,7 +58,19 @@ def batch_limits(settings: Settings, intra_op_threads: int) -> BatchLimits:
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
         workers=workers,
+        inline_units=inline_batch_tokens(settings),
     )
+
+
+# Several processes: a batch this small costs at most a few ms of ONNX Runtime, less than the
+# two thread hand-offs it saves on a process that has no CPU of its own for the batch thread.
+MULTI_PROCESS_INLINE_TOKENS = 2048
+
+
+def inline_batch_tokens(settings: Settings) -> int:
+    if settings.inline_batch_tokens is not None:
+        return settings.inline_batch_tokens
+    return MULTI_PROCESS_INLINE_TOKENS if settings.processes > 1 else 0
 
 
 def load_plan(settings: Settings, metrics: Metrics | None = None) -> LoadPlan:

@@ -315,7 +315,11 @@ class ModelWorker:
             "labels": manifest.labels,
             "max_length": manifest.max_length,
             "metrics": manifest.variants[full.variant].metrics,
-            "runtime": {**full.describe(), "batch_workers": self.batcher.limits.workers},
+            "runtime": {
+                **full.describe(),
+                "batch_workers": self.batcher.limits.workers,
+                "inline_batch_tokens": self.batcher.limits.inline_units,
+            },
             "cascade": self._cascade_info(),
             "manifest": manifest.to_json(),
         }

@@ -281,6 +281,9 @@ class RuntimeInfo(BaseModel):
     intra_op_threads: int
     inter_op_threads: int
     batch_workers: int = Field(description="Batches of this model run at once, one thread each")
+    inline_batch_tokens: int = Field(
+        description="Batches of at most this many padded tokens run on the event loop (0: none)"
+    )
 
 
 class CascadeInfo(BaseModel):
