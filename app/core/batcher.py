@@ -55,9 +55,9 @@ class BatchLimits:
     max_queue: int = 1024
     retry_after_s: int = 1  # advertised with QueueFull
     workers: int = 1  # batches run at once, each in its own thread (the function must allow it)
-    # a batch of at most this many padded units runs on the event loop itself, with no hand-off
-    # to a thread and back; 0: every batch goes to a worker thread
-    inline_units: int = 0
+    # a batch whose entries are all at most this size runs on the event loop itself, with no
+    # hand-off to a thread and back; 0: every batch goes to a worker thread
+    inline_max_size: int = 0
 
 
 class Batcher(Generic[P, R]):
@@ -153,7 +153,7 @@ class Batcher(Generic[P, R]):
             if not batch:
                 self._free.release()
                 continue
-            if padded_units(batch) <= self.limits.inline_units:
+            if batch[-1].size <= self.limits.inline_max_size:  # sorted: the last is the largest
                 self._execute_inline(batch)
                 self._free.release()
                 await asyncio.sleep(0)  # requests that arrived meanwhile are read first

@@ -318,7 +318,7 @@ class ModelWorker:
             "runtime": {
                 **full.describe(),
                 "batch_workers": self.batcher.limits.workers,
-                "inline_batch_tokens": self.batcher.limits.inline_units,
+                "inline_max_tokens": self.batcher.limits.inline_max_size,
             },
             "cascade": self._cascade_info(),
             "manifest": manifest.to_json(),

@@ -270,8 +270,8 @@ async def either_path_client(
     request: pytest.FixtureRequest, bundles_root: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The service with its batches in a worker thread (one process's default), and with every
-    batch on the event loop (SENTIMENT_INLINE_BATCH_TOKENS, several processes' default)."""
-    settings = make_settings(bundles_root, inline_batch_tokens=request.param)
+    batch on the event loop (SENTIMENT_INLINE_MAX_TOKENS; several processes run short texts so)."""
+    settings = make_settings(bundles_root, inline_max_tokens=request.param)
     async with serving(create_app(settings)) as client:
         yield client
 
