@@ -203,7 +203,11 @@ def measure_cascade(
 
 
 def with_card_text(config: TrainConfig, toml_path: str) -> TrainConfig:
-    current = build_config(toml_path, {})
+    return _with_card_of(config, build_config(toml_path, {}))
+
+
+def _with_card_of(config: TrainConfig, current: TrainConfig) -> TrainConfig:
+    """`config` with `current`'s model card text (release notes, known limits)."""
     return config.replace(release_notes=current.release_notes, known_limits=current.known_limits)
 
 
@@ -212,12 +216,8 @@ def as_release_of(config: TrainConfig, toml_path: str) -> TrainConfig:
     and [export] options (how the graphs are written: variants, cascade); everything the
     weights were trained with stays the run's."""
     current = build_config(toml_path, {})
-    return config.replace(
-        version=current.version,
-        release_notes=current.release_notes,
-        known_limits=current.known_limits,
-        **current.export.model_dump(),
-    )
+    released = _with_card_of(config, current)
+    return released.replace(version=current.version, **current.export.model_dump())
 
 
 def _mean_accuracy(metrics: dict[str, dict[str, Any]]) -> float:
