@@ -55,9 +55,6 @@ class BatchLimits:
     max_queue: int = 1024
     retry_after_s: int = 1  # advertised with QueueFull
     workers: int = 1  # batches run at once, each in its own thread (the function must allow it)
-    # a batch whose entries are all at most this size runs on the event loop itself, with no
-    # hand-off to a thread and back; 0: every batch goes to a worker thread
-    inline_max_size: int = 0
 
 
 class Batcher(Generic[P, R]):
@@ -153,11 +150,6 @@ class Batcher(Generic[P, R]):
             if not batch:
                 self._free.release()
                 continue
-            if batch[-1].size <= self.limits.inline_max_size:  # sorted: the last is the largest
-                self._execute_inline(batch)
-                self._free.release()
-                await asyncio.sleep(0)  # requests that arrived meanwhile are read first
-                continue
             task = asyncio.get_running_loop().create_task(self._execute_and_free(batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -211,35 +203,19 @@ class Batcher(Generic[P, R]):
         return batch
 
     async def _execute(self, batch: list[Entry[P, R]]) -> None:
-        """The batch in a worker thread: the event loop serves requests meanwhile."""
-        started = _mark_started(batch)
+        started = time.monotonic()
+        for entry in batch:
+            entry.started = started
         loop = asyncio.get_running_loop()
         try:
             results = await loop.run_in_executor(
                 self._executor, self._fn, [e.payload for e in batch]
             )
+            if len(results) != len(batch):
+                raise RuntimeError(f"batch function gave {len(results)} results for {len(batch)}")
         except Exception as exc:
-            results = exc
-        self._finish(batch, started, results)
-
-    def _execute_inline(self, batch: list[Entry[P, R]]) -> None:
-        """A small batch on the event loop: cheaper than two thread hand-offs when the process
-        has no second CPU for the thread to run on (several server processes)."""
-        started = _mark_started(batch)
-        try:
-            results: Sequence[R] | Exception = self._fn([e.payload for e in batch])
-        except Exception as exc:
-            results = exc
-        self._finish(batch, started, results)
-
-    def _finish(
-        self, batch: list[Entry[P, R]], started: float, results: Sequence[R] | Exception
-    ) -> None:
-        if not isinstance(results, Exception) and len(results) != len(batch):
-            results = RuntimeError(f"batch function gave {len(results)} results for {len(batch)}")
-        if isinstance(results, Exception):
-            log.error("batcher %s: batch of %d failed", self.name, len(batch), exc_info=results)
-            self._settle(batch, None, results)
+            log.exception("batcher %s: batch of %d failed", self.name, len(batch))
+            self._settle(batch, None, exc)
         else:
             self._settle(batch, results, None)
         self._report(batch, started)
@@ -261,7 +237,7 @@ class Batcher(Generic[P, R]):
             return
         stats = BatchStats(
             size=len(batch),
-            padded=padded_units(batch),
+            padded=len(batch) * max(e.size for e in batch),
             waits=tuple(started - e.enqueued for e in batch),
             run_s=batch[0].finished - started,
         )
@@ -269,15 +245,3 @@ class Batcher(Generic[P, R]):
             self._on_batch(stats)
         except Exception:
             log.exception("batcher %s: on_batch callback failed", self.name)
-
-
-def padded_units(batch: list[Entry]) -> int:
-    """What a batch costs to run: entries x the largest entry's size."""
-    return len(batch) * max(e.size for e in batch)
-
-
-def _mark_started(batch: list[Entry]) -> float:
-    started = time.monotonic()
-    for entry in batch:
-        entry.started = started
-    return started

@@ -58,20 +58,7 @@ def batch_limits(settings: Settings, intra_op_threads: int) -> BatchLimits:
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
         workers=workers,
-        inline_max_size=inline_max_tokens(settings),
     )
-
-
-# Several processes: a batch of short texts costs a few ms of ONNX Runtime at most (32 x 64
-# tokens), less than the two thread hand-offs it saves where the batch thread has no CPU of its
-# own; reviews stay in the thread (measured in docs/benchmarks.md, "Several processes").
-MULTI_PROCESS_INLINE_TOKENS = 64
-
-
-def inline_max_tokens(settings: Settings) -> int:
-    if settings.inline_max_tokens is not None:
-        return settings.inline_max_tokens
-    return MULTI_PROCESS_INLINE_TOKENS if settings.processes > 1 else 0
 
 
 def load_plan(settings: Settings, metrics: Metrics | None = None) -> LoadPlan:

@@ -47,11 +47,6 @@ class Settings(BaseSettings):
     # quiet CPUs 2 workers x 1 thread served 1.43x the IMDB reviews/s of 1 worker at 64
     # connections and 1.14x the short texts, with a lower p99 (docs/benchmarks.md).
     batch_workers: int | None = Field(default=None, ge=1)
-    # a batch of texts of at most this many tokens each runs on the event loop, with no hand-off
-    # to a batch thread and back. None = 0 (off) with one server process, whose batch threads
-    # use a second CPU; 64 with several, where each process has about one CPU (reviews still go
-    # to the thread: on the loop they would be batched less and stall it longer)
-    inline_max_tokens: int | None = Field(default=None, ge=0)
     request_timeout_s: float = Field(default=10.0, gt=0)  # deadline per request, then 504
     # --- limits ---
     max_text_chars: int = Field(default=20_000, ge=1)  # per text, else 413

@@ -315,11 +315,7 @@ class ModelWorker:
             "labels": manifest.labels,
             "max_length": manifest.max_length,
             "metrics": manifest.variants[full.variant].metrics,
-            "runtime": {
-                **full.describe(),
-                "batch_workers": self.batcher.limits.workers,
-                "inline_max_tokens": self.batcher.limits.inline_max_size,
-            },
+            "runtime": {**full.describe(), "batch_workers": self.batcher.limits.workers},
             "cascade": self._cascade_info(),
             "manifest": manifest.to_json(),
         }

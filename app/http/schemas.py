@@ -281,9 +281,6 @@ class RuntimeInfo(BaseModel):
     intra_op_threads: int
     inter_op_threads: int
     batch_workers: int = Field(description="Batches of this model run at once, one thread each")
-    inline_max_tokens: int = Field(
-        description="Batches of texts of at most this many tokens run on the event loop (0: none)"
-    )
 
 
 class CascadeInfo(BaseModel):

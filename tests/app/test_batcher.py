@@ -227,41 +227,6 @@ async def test_function_runs_off_the_event_loop_thread() -> None:
     await batcher.stop()
 
 
-async def test_small_batches_run_inline_and_larger_ones_in_a_thread() -> None:
-    threads: list[tuple[list[int], str]] = []
-
-    def fn(items: list[int]) -> list[int]:
-        threads.append((list(items), threading.current_thread().name))
-        return [2 * x for x in items]
-
-    batcher = Batcher(fn, BatchLimits(inline_max_size=4), name="test")
-    batcher.start()
-    small = batcher.submit([1, 2], [4, 4], far())  # every entry of size <= 4: on the loop
-    assert [await e.future for e in small] == [2, 4]
-    large = batcher.submit([3, 4, 5], [1, 1, 5], far())  # one of size 5: a worker thread
-    assert [await e.future for e in large] == [6, 8, 10]
-    loop_thread = threading.current_thread().name
-    assert threads == [([1, 2], loop_thread), ([3, 4, 5], threads[1][1])]
-    assert threads[1][1] != loop_thread
-    await batcher.stop()
-
-
-async def test_an_inline_batch_that_fails_fails_only_itself() -> None:
-    fn = Recorder(fail_on=2)
-    batcher = await make(fn, inline_max_size=100, max_batch_size=2)
-    entries = batcher.submit([1, 2, 3], [1, 1, 1], far())
-    outcomes = await asyncio.gather(*(e.future for e in entries), return_exceptions=True)
-    assert isinstance(outcomes[0], ValueError) and isinstance(outcomes[1], ValueError)
-    assert outcomes[2] == 6
-    bad_count = Batcher(lambda items: items[:-1], BatchLimits(inline_max_size=100), name="test")
-    bad_count.start()
-    wrong = bad_count.submit([1, 2], [1, 1], far())
-    outcomes = await asyncio.gather(*(e.future for e in wrong), return_exceptions=True)
-    assert all("gave 1 results for 2" in str(o) for o in outcomes), outcomes
-    await bad_count.stop()
-    await batcher.stop()
-
-
 async def test_reports_batch_stats() -> None:
     seen: list[BatchStats] = []
     batcher = Batcher(Recorder(), BatchLimits(), name="test", on_batch=seen.append)

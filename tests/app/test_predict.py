@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -265,24 +264,12 @@ async def test_very_long_text_is_tokenized_off_the_loop_and_truncated(
 LONG_TEXTS = [REVIEW, "great film " * 1000, "awful", "ok " * 300, "좋아요 최고 " * 200]
 
 
-@pytest.fixture(params=[None, 1_000_000], ids=["batch-thread", "inline"])
-async def either_path_client(
-    request: pytest.FixtureRequest, bundles_root: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The service with its batches in a worker thread (one process's default), and with every
-    batch on the event loop (SENTIMENT_INLINE_MAX_TOKENS; several processes run short texts so)."""
-    settings = make_settings(bundles_root, inline_max_tokens=request.param)
-    async with serving(create_app(settings)) as client:
-        yield client
-
-
 async def test_answers_equal_those_of_request_side_tokenization(
-    either_path_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
 ) -> None:
     """Texts of any length are tokenized in the batch worker now (reviews were tokenized by the
     request before): same tokens, same probabilities (1e-6), same order as tokenizing each text
-    alone with `encode` and scoring it alone, whether batches run in a thread or inline."""
-    client = either_path_client
+    alone with `encode` and scoring it alone."""
     app = client._transport.app  # type: ignore[attr-defined]
     worker = app.state.service.registry.get("tiny-en")
     response = await client.post("/predict", json={"texts": LONG_TEXTS})
