@@ -5,8 +5,9 @@ expression, margin and minimum is the shipped one).
 
 Normal traffic (a mixed sample of the validation rows the baselines were measured on) keeps
 every drift alert of its model quiet; traffic from another source fires them: Korean reviews
-sent to the English model (label mix and confidence), negative reviews only to the Korean one
-(label mix). The ten-minute run with the shipped windows is `python -m bench drift`.
+sent to the English model (label mix; its confidence drops, but under the alert's margin since
+sentiment-en 2.3.0), negative reviews only to the Korean one (label mix). The ten-minute run
+with the shipped windows is `python -m bench drift`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tests.support import server, wait_until
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.timeout(240),
+    pytest.mark.timeout(300),
     pytest.mark.skipif(
         shutil.which("prometheus") is None,
         reason="Prometheus is not installed (Debian: apt-get install prometheus)",
@@ -91,11 +92,14 @@ def test_normal_traffic_is_quiet_and_shifted_traffic_fires(
     assert ("SentimentLabelMixDrift", "sentiment-ko", "firing") in seen, seen
 
     korean = korean_reviews(2000, data_dir)
-    wanted = {
-        ("SentimentLabelMixDrift", "sentiment-en"),
-        ("SentimentConfidenceDrop", "sentiment-en"),
-    }
+    wanted = {("SentimentLabelMixDrift", "sentiment-en")}
     with Traffic(service_url, "sentiment-en", korean, RATE):
         seen = alerts_until(prometheus_url, 45, wanted)
+        alerts_until(prometheus_url, 22, set())  # a whole window of Korean text, then read it
+        shifted = distances(prometheus_url)["sentiment-en"]
     firing = {(a, m) for a, m, state in seen if state == "firing"}
-    assert wanted <= firing, (seen, distances(prometheus_url))
+    assert wanted <= firing, (seen, shifted)
+    # The English model is less sure of Korean text, but since 2.3.0 (three epochs) by ~0.06, under
+    # SentimentConfidenceDrop's 0.1 margin (2.2.0: ~0.13, and it fired): the label mix is what
+    # catches this shift now (docs/reliability.md). The drop must still show, well above quiet.
+    assert shifted["confidence_drop"] > quiet["confidence_drop"] + 0.03, (quiet, shifted)
