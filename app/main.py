@@ -91,10 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.json_logs)
     metrics = Metrics()
-    payloads = payload_log(settings, metrics)
+    peers = Peers.from_env()  # set when app/ops/supervisor.py started this process
+    payloads = payload_log(settings, metrics, peers)
     service = Service(settings, metrics, payloads)
     models = Repository(service)
-    peers = Peers.from_env()  # set when app/ops/supervisor.py started this process
     if peers is not None:
         models.replicate = partial(repeat_control, peers, settings.control_key)
 

@@ -35,12 +35,12 @@ import orjson
 from prometheus_client import Counter
 
 from app.ops.logs import request_id_var
-from app.ops.peers import Peers
 
 if TYPE_CHECKING:
     from app.core.settings import Settings
     from app.core.worker import Scored
     from app.ops.metrics import Metrics
+    from app.ops.peers import Peers
 
 log = logging.getLogger(__name__)
 TextMode = Literal["text", "hash", "none"]
@@ -162,9 +162,9 @@ class LineFormat:
 class PayloadLog:
     """The sampler (request side) and the writer thread (file side) of the payload log."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, peers: Peers | None = None) -> None:
         assert settings.payload_log is not None
-        self.path = process_path(settings.payload_log, Peers.from_env())
+        self.path = process_path(settings.payload_log, peers)
         self.sample = settings.payload_log_sample
         self.text_mode: TextMode = settings.payload_log_text
         self._format = LineFormat(self.text_mode)
@@ -258,8 +258,10 @@ def process_path(path: Path, peers: Peers | None) -> Path:
     return path.with_name(f"{path.stem}.p{peers.index}{path.suffix}")
 
 
-def payload_log(settings: Settings, metrics: Metrics) -> PayloadLog | None:
+def payload_log(
+    settings: Settings, metrics: Metrics, peers: Peers | None = None
+) -> PayloadLog | None:
     """The payload log the settings ask for, or None when it is off (the default)."""
     if settings.payload_log is None or settings.payload_log_sample <= 0:
         return None
-    return PayloadLog(settings, metrics)
+    return PayloadLog(settings, metrics, peers)

@@ -3,13 +3,13 @@
 Every process accepts on the shared port, so a request reaches one of them at random. What must
 hold for the whole service is asked of every process over a private Unix socket each
 (Linux's abstract namespace: no file, so a read-only root file system is no obstacle; every
-route keeps its keys there too): readiness (ready only
-when every process is), metrics (each process's series with a `process` label), and model
-control (a load or unload is repeated in every process before it is answered). A request that
+route keeps its keys there too): readiness (ready only when every process is), metrics (each
+process's series with a `process` label), and model control (a load or unload is repeated in
+every process before it is answered). A request that
 arrives on a peer socket is answered by that process alone, so nothing is asked twice.
 
-The client is a few lines of HTTP/1.1 over `asyncio.open_unix_connection`: the serving image has
-no HTTP client library, and the service's own answers always carry a Content-Length.
+The client is a few lines of HTTP/1.1 over an asyncio Unix stream: the serving image has no HTTP
+client library, and the service's own answers always carry a Content-Length.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PEER_TIMEOUT_S = 30.0  # a model load warms the bundle up: seconds, not millisec
 
 
 class PeerError(RuntimeError):
-    """A peer process could not be asked, or answered with an error."""
+    """A peer process could not be asked (refused, timed out, or gave no whole answer)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -10,7 +12,7 @@ from app.http.deps import ServiceDep
 from app.http.responses import JSONBytesResponse
 from app.http.schemas import ModelsResponse, Readiness, Status, error_responses
 from app.ops.metrics_merge import merge_pages
-from app.ops.peers import PeerError, Peers, arrived_from_peer
+from app.ops.peers import PeerAnswer, PeerError, Peers, arrived_from_peer
 
 router = APIRouter(tags=["operations"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -63,10 +65,17 @@ async def models(service: ServiceDep) -> JSONBytesResponse:
 )
 async def metrics(service: ServiceDep, request: Request) -> Response:
     page = service.metrics.render()
-    peers: Peers | None = request.app.state.peers
-    if peers is not None and not arrived_from_peer(request.scope):
+    peers = peers_to_ask(request)
+    if peers is not None:
         page = merge_pages(await every_page(peers, page, request.headers.get("authorization")))
     return Response(page, media_type=PROMETHEUS_TYPE)
+
+
+def peers_to_ask(request: Request) -> Peers | None:
+    """The other server processes, when this request must span them: None with one process,
+    and for a request another process sent (it answers for itself alone)."""
+    peers: Peers | None = request.app.state.peers
+    return None if peers is None or arrived_from_peer(request.scope) else peers
 
 
 def forwarded(authorization: str | None) -> dict[str, str]:
@@ -76,8 +85,8 @@ def forwarded(authorization: str | None) -> dict[str, str]:
 async def require_every_process_ready(request: Request) -> None:
     """With several server processes, ready means every one is: a request may reach any of
     them. A process asked by another answers for itself."""
-    peers: Peers | None = request.app.state.peers
-    if peers is not None and not arrived_from_peer(request.scope):
+    peers = peers_to_ask(request)
+    if peers is not None:
         await require_others_ready(peers, request.headers.get("authorization"))
 
 
@@ -97,12 +106,9 @@ async def every_page(
 ) -> list[tuple[int, bytes]]:
     """(process index, its Prometheus page) for every process; a process that cannot be asked
     is left out of this scrape (its series go stale) rather than failing the whole page."""
-    pages = [(peers.index, own)]
-    for index in peers.others:
-        try:
-            answer = await peers.ask(index, "GET", "/metrics", forwarded(authorization))
-        except PeerError:
-            continue
-        if answer.status == 200:
-            pages.append((index, answer.body))
-    return sorted(pages)
+    headers = forwarded(authorization)
+    answers = await asyncio.gather(
+        *(peers.ask(i, "GET", "/metrics", headers) for i in peers.others), return_exceptions=True
+    )
+    pages = [(a.index, a.body) for a in answers if isinstance(a, PeerAnswer) and a.status == 200]
+    return sorted([(peers.index, own), *pages])
