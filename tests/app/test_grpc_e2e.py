@@ -19,11 +19,15 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(90)]
 
 
 async def test_sigterm_answers_grpc_calls_in_flight(bundles_root: Path, tmp_path: Path) -> None:
-    # every batch waits 1.5 s to fill: the 40 calls are still queued when SIGTERM comes
+    # every batch waits 3 s to fill: the 40 calls are still queued when SIGTERM comes and when
+    # the 1.5 s drain ends, so the gRPC server's graceful stop is what answers them. The health
+    # check goes out 0.3 s into the drain: 1.2 s before the server stops taking new calls, so a
+    # slow test loop on a loaded machine cannot send it after the server's GOAWAY.
     port = free_port()
     env = {
         "SENTIMENT_GRPC_PORT": str(port),
-        "SENTIMENT_MAX_WAIT_MS": "1500",
+        "SENTIMENT_DRAIN_SECONDS": "1.5",
+        "SENTIMENT_MAX_WAIT_MS": "3000",
         "SENTIMENT_MAX_BATCH_SIZE": "256",
     }
     log = tmp_path / "log"
@@ -37,7 +41,7 @@ async def test_sigterm_answers_grpc_calls_in_flight(bundles_root: Path, tmp_path
             calls = [stub.ModelInfer(infer_request([f"good {i}"])) for i in range(40)]
             await wait_for_queue(client, 40)
             process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.3)  # health polls readiness every 0.1 s; the drain is 0.5 s
+            await asyncio.sleep(0.3)  # health polls readiness every 0.1 s
             health = health_pb2_grpc.HealthStub(channel)
             status = (await health.Check(health_pb2.HealthCheckRequest())).status
             answers = await asyncio.gather(*calls)
