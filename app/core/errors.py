@@ -81,6 +81,12 @@ class DeadlineExceeded(ServiceError):
     """The request's deadline passed before its answer was ready."""
 
 
+class ClientGone(ServiceError):
+    """The client closed the connection before its answer was ready: nobody reads the answer,
+    and it is the client's doing, so it must not count as a server error (5xx) in the metrics
+    and alerts. 499 is the status proxies (nginx) record for it."""
+
+
 # The one table: exception class -> (HTTP status, error type). Lookup walks the class's MRO, so
 # subclasses may specialise the type while keeping the status.
 ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
@@ -99,6 +105,7 @@ ERROR_TABLE: dict[type[Exception], tuple[int, str]] = {
     ProcessesDiffer: (503, "processes_differ"),
     NotReady: (503, "not_ready"),
     DeadlineExceeded: (504, "timeout"),
+    ClientGone: (499, "client_closed_request"),
     ServiceError: (500, "internal"),
     Exception: (500, "internal"),
 }

@@ -12,14 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.core.batcher import Entry
-from app.core.errors import DeadlineExceeded, ServiceError
+from app.core.errors import ClientGone, DeadlineExceeded
 
 Disconnected = Callable[[], Awaitable[Any]]
 DEADLINE_MESSAGE = "the request deadline passed before the model answered; retry later"
-
-
-class ClientGone(ServiceError):
-    """The client closed the connection before its answer was ready (nobody reads this)."""
 
 
 async def wait_for_client_gone(receive: Callable[[], Awaitable[dict]]) -> None:

@@ -48,6 +48,7 @@ GRPC_CODES: dict[int, grpc.StatusCode] = {
     413: Code.INVALID_ARGUMENT,
     422: Code.INVALID_ARGUMENT,
     429: Code.RESOURCE_EXHAUSTED,
+    499: Code.CANCELLED,
     503: Code.UNAVAILABLE,
     504: Code.DEADLINE_EXCEEDED,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -98,6 +99,50 @@ async def test_sigterm_drains_without_losing_accepted_requests(
     assert [r.status_code for r in responses] == [200] * 101
     assert all(r.json()["predictions"][0]["label"] for r in responses)
     assert exit_code == 0, log.read_text()[-2000:]
+    assert "Traceback" not in log.read_text()
+
+
+async def wait_for_depth_over(client: httpx.AsyncClient, depth: int) -> None:
+    pattern = re.compile(r'^sentiment_queue_depth\{model="tiny-en"\} ([0-9.]+)$', re.M)
+    for _ in range(1000):
+        match = pattern.search((await client.get("/metrics")).text)
+        if match and float(match.group(1)) > depth:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the queue never held more than {depth} texts")
+
+
+async def test_a_client_that_hangs_up_is_counted_as_499_not_as_a_server_error(
+    bundles_root: Path, tmp_path: Path
+) -> None:
+    # One text per batch on one thread: three requests of 64 long texts keep the queue deep, so
+    # the service watches the next request's connection while its text waits behind them.
+    env = {"SENTIMENT_MAX_BATCH_SIZE": "1", "SENTIMENT_BATCH_WORKERS": "1"}
+    log = tmp_path / "log"
+    with server(bundles_root, log, **env) as (_, base):
+        await wait_until(f"{base}/ready", 200)
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            texts = [f"a long and winding review number {i} " * 60 for i in range(64)]
+            busy = [
+                asyncio.create_task(client.post("/predict", json={"texts": texts}))
+                for _ in range(3)
+            ]
+            await wait_for_depth_over(client, 100)
+            body = json.dumps({"text": "great"}).encode()
+            _, writer = await asyncio.open_connection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+            head = "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.close()  # hang up while the text still waits behind the others
+            assert [r.status_code for r in await asyncio.gather(*busy)] == [200] * 3
+            await asyncio.sleep(0.2)  # the hung-up request's log line and counter
+            metrics = (await client.get("/metrics")).text
+    assert 'route="/predict",status="499"} 1.0' in metrics
+    assert 'route="/predict",status="500"' not in metrics  # not a server error for the alerts
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    answered = [(r["status"], r.get("error_type")) for r in lines if r.get("path") == "/predict"]
+    assert sorted(answered, key=str) == [(200, None)] * 3 + [(499, "client_closed_request")]
     assert "Traceback" not in log.read_text()
 
 

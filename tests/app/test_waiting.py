@@ -8,8 +8,8 @@ import time
 import pytest
 
 from app.core.batcher import Batcher, BatchLimits
-from app.core.errors import DeadlineExceeded
-from app.core.waiting import ClientGone, gather_entries, wait_for_client_gone
+from app.core.errors import ClientGone, DeadlineExceeded
+from app.core.waiting import gather_entries, wait_for_client_gone
 
 pytestmark = [pytest.mark.anyio, pytest.mark.unit]
 
