@@ -1,13 +1,17 @@
 """`SENTIMENT_PROCESSES=N` (N > 1): N server processes accepting on one port.
 
-The supervisor binds the port once and starts N children (`python -m app`), each inheriting the
-listening socket and serving on it beside a private Unix socket of its own, through which the
-children ask each other what spans the service (app/ops/peers.py). The children run in their own
-session, so a terminal's Ctrl-C reaches the supervisor only; it passes every SIGTERM or SIGINT on
-as one SIGTERM to each child, which drains as a single process does (`python -m app`). A child
-that exits while nobody asked it to takes the others down with it and the supervisor exits with
-its status: an orchestrator restarts the whole service rather than run it one process short.
-A child whose supervisor is gone (killed outright) stops by itself.
+The supervisor checks that the port is free, binds one listening socket per child on it with
+SO_REUSEPORT and starts N children (`python -m app`), each inheriting its own socket and serving
+on it beside a private Unix socket through which the children ask each other what spans the
+service (app/ops/peers.py). With one socket per child the kernel spreads new connections evenly
+over the children (by a hash of each connection's addresses); one socket shared by all hands
+each connection to whichever child wakes first, and under wrk's 64 keep-alive connections that
+split them 7:57, 12:52 and 8:56 between two children, one child idling beside a full one.
+The children run in their own session, so a terminal's Ctrl-C reaches the supervisor only; it
+passes every SIGTERM or SIGINT on as one SIGTERM to each child, which drains as a single process
+does (`python -m app`). A child that exits while nobody asked it to takes the others down with
+it and the supervisor exits with its status: an orchestrator restarts the whole service rather
+than run it one process short. A child whose supervisor is gone (killed outright) stops by itself.
 """
 
 from __future__ import annotations
@@ -32,18 +36,29 @@ POLL_S = 0.1
 BACKLOG = 2048  # uvicorn's default
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
+def bind_listeners(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one port, sharing it with SO_REUSEPORT (port 0: the port
+    the first one was given)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
-    listener.set_inheritable(True)
-    return listener
+    listeners: list[socket.socket] = []
+    for _ in range(count):
+        listener = socket.create_server(
+            (host, port), family=family, backlog=BACKLOG, reuse_port=True
+        )
+        listener.set_inheritable(True)
+        port = listener.getsockname()[1]
+        listeners.append(listener)
+    return listeners
 
 
 def require_free_port(host: str, port: int, what: str) -> None:
     """The children bind `port` with SO_REUSEPORT, which would share it silently with another
-    server already there: check once, without it, that nobody is."""
+    server already listening there: check once, without it, that nobody is."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     probe = socket.socket(family, socket.SOCK_STREAM)
+    # SO_REUSEADDR as every server sets it: connections of a server that just stopped (in
+    # TIME_WAIT) do not hold the port, a listening socket still does
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind((host, port))
     except OSError as exc:
@@ -62,18 +77,22 @@ class Supervisor:
         settings = self.settings
         if settings.grpc_enabled:
             require_free_port(settings.host, settings.grpc_port, "gRPC")
-        listener = bind_listener(settings.host, settings.port)
+        if settings.port != 0:
+            require_free_port(settings.host, settings.port, "HTTP")
+        listeners = bind_listeners(settings.host, settings.port, settings.processes)
+        port = listeners[0].getsockname()[1]
         name = f"sentiment-{os.getpid()}-{secrets.token_hex(4)}"  # the peer sockets' shared name
         try:
             self.children = [
                 self.spawn(Peers(i, settings.processes, name), listener)
-                for i in range(settings.processes)
+                for i, listener in enumerate(listeners)
             ]
-            listener.close()  # the children hold it now
+            for listener in listeners:
+                listener.close()  # the children hold them now
             log.info(
                 "started %d server processes on port %d",
                 len(self.children),
-                settings.port,
+                port,
                 extra={"pids": [child.pid for child in self.children]},
             )
             signal.signal(signal.SIGTERM, self.on_signal)

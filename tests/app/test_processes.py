@@ -62,6 +62,28 @@ def per_process(page: str, name: str, **labels: str) -> dict[str, float]:
     return values
 
 
+def listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on `port` (IPv4, /proc/net/tcp; state 0A = LISTEN)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
 async def served_models(base: str, times: int) -> set[tuple[str, ...]]:
     seen = set()
     for _ in range(times):
@@ -82,6 +104,12 @@ async def test_two_processes_answer_as_one_service(bundles_root: Path, tmp_path:
         assert per_process(page, "sentiment_ready") == {"0": 1.0, "1": 1.0}
         predicted = per_process(page, "sentiment_http_requests_total", route="/predict")
         assert sum(predicted.values()) == 40, predicted  # each request counted once, somewhere
+        # each child listens on a socket of its own (SO_REUSEPORT), so the kernel spreads new
+        # connections evenly instead of handing them to whichever child wakes first
+        listeners = listening_inodes(int(base.rsplit(":", 1)[1]))
+        held = [socket_inodes(child) & listeners for child in children]
+        assert len(listeners) == 2 and held[0] and held[1] and not held[0] & held[1], held
+        assert min(predicted.values()) >= 8, predicted  # of 40: a hash's spread, not one child
         # a scrape does not count the other process's answer to it as traffic
         assert per_process(page, "sentiment_http_requests_total", route="/metrics") == {}
 
