@@ -78,11 +78,11 @@ def add_middleware(
 
 
 async def start_grpc(
-    settings: Settings, service: Service, repository: Repository
+    settings: Settings, service: Service, repository: Repository, peers: Peers | None
 ) -> GrpcServer | None:
     if not settings.grpc_enabled:
         return None
-    server = GrpcServer(settings, service, repository)
+    server = GrpcServer(settings, service, repository, peers)
     await server.start()
     return server
 
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if payloads is not None:
             payloads.start()  # before any request; an unwritable path stops start-up here
         service.start()  # models load in the background: /health answers meanwhile
-        grpc = await start_grpc(settings, service, models)
+        grpc = await start_grpc(settings, service, models, peers)
         try:
             yield
         finally:

@@ -1,10 +1,11 @@
 """The other server processes of one service (`SENTIMENT_PROCESSES` > 1, app/ops/supervisor.py).
 
-Every process accepts on the shared port, so a request reaches one of them at random. What must
-hold for the whole service is asked of every process over a private Unix socket each
-(Linux's abstract namespace: no file, so a read-only root file system is no obstacle; every
-route keeps its keys there too): readiness (ready only when every process is), metrics (each
-process's series with a `process` label), and model control (a load or unload is repeated in
+Every process accepts on the port (a listening socket each, SO_REUSEPORT), so a connection
+reaches one of them by the kernel's hash. What must hold for the whole service is asked of every
+process over a private Unix socket each (Linux's abstract namespace: no file, so a read-only
+root file system is no obstacle; every route keeps its keys there too): readiness (ready only
+when every process is, on HTTP and in gRPC health), metrics (each process's series with a
+`process` label), and model control (a load or unload is repeated in
 every process before it is answered). A request that
 arrives on a peer socket is answered by that process alone, so nothing is asked twice.
 
@@ -88,6 +89,20 @@ class Peers:
         return list(
             await asyncio.gather(*(self.ask(i, method, path, headers) for i in self.others))
         )
+
+
+async def others_not_ready(peers: Peers, headers: Mapping[str, str] | None = None) -> str | None:
+    """Why some other process is not ready (it answers its own /ready with a non-200 status,
+    or cannot be asked), or None when every other one is."""
+    try:
+        answers = await peers.ask_others("GET", "/ready", headers)
+    except PeerError as exc:
+        return str(exc)
+    for answer in answers:
+        if answer.status != 200:
+            reason = answer.body.decode("utf-8", "replace")
+            return f"process {answer.index} answered {answer.status}: {reason}"
+    return None
 
 
 def arrived_from_peer(scope: Mapping[str, Any]) -> bool:

@@ -2,7 +2,9 @@
 standard health service (grpc.health.v1), started and stopped with the app's lifespan.
 
 Health follows readiness: SERVING once every model is loaded and warm, NOT_SERVING while
-loading and from the moment a SIGTERM starts the drain. At shutdown the server stops taking new
+loading and from the moment a SIGTERM starts the drain. With several server processes
+(`SENTIMENT_PROCESSES`) a health call reaches any of them, so each says SERVING only while every
+process's /ready says 200, as HTTP's /ready does. At shutdown the server stops taking new
 calls and waits for those in flight (up to the graceful timeout) before the batchers drain.
 """
 
@@ -18,6 +20,7 @@ from grpc_health.v1.health import aio as health_aio
 from app.core.repository import Repository
 from app.core.service import Service
 from app.core.settings import Settings
+from app.ops.peers import Peers, others_not_ready
 from app.v2.grpc_service import SERVICE_NAME, InferenceServicer
 from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
 
@@ -32,10 +35,17 @@ def address(host: str, port: int) -> str:
 
 
 class GrpcServer:
-    def __init__(self, settings: Settings, service: Service, repository: Repository) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: Service,
+        repository: Repository,
+        peers: Peers | None = None,
+    ) -> None:
         self.settings = settings
         self.service = service
         self.repository = repository
+        self.peers = peers
         self.health = health_aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -65,10 +75,15 @@ class GrpcServer:
         self._follower = asyncio.get_running_loop().create_task(self._follow_readiness())
         log.info("gRPC listening", extra={"address": where})
 
+    async def _every_process_ready(self) -> bool:
+        if not self.service.ready:
+            return False
+        return self.peers is None or await others_not_ready(self.peers) is None
+
     async def _follow_readiness(self) -> None:
         current = None
         while True:
-            status = SERVING if self.service.ready else NOT_SERVING
+            status = SERVING if await self._every_process_ready() else NOT_SERVING
             if status != current:
                 for name in ("", SERVICE_NAME):
                     await self.health.set(name, status)

@@ -3,16 +3,19 @@ one port, asked over fresh connections (each may reach either child)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import server, wait_until
+from tests.support import free_port, server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 ADMIN_KEY = "admin-s3cret"
@@ -127,16 +130,30 @@ async def test_two_processes_answer_as_one_service(bundles_root: Path, tmp_path:
         assert all(gone(pid) for pid in children)
 
 
+async def grpc_health(port: int) -> int:
+    """The gRPC health status, asked over a fresh channel (any process may answer)."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return (await stub.Check(health_pb2.HealthCheckRequest(), timeout=10)).status
+
+
 async def test_ready_is_503_while_any_process_is_not(bundles_root: Path, tmp_path: Path) -> None:
-    env = {**TWO, "SENTIMENT_DRAIN_SECONDS": "4"}
+    grpc_port = free_port()
+    env = {**TWO, "SENTIMENT_DRAIN_SECONDS": "4", "SENTIMENT_GRPC_PORT": str(grpc_port)}
     with server(bundles_root, tmp_path / "log", **env) as (supervisor, base):
         await wait_until(f"{base}/ready", 200, timeout=60)
+        serving = [await grpc_health(grpc_port) for _ in range(6)]
+        assert serving == [health_pb2.HealthCheckResponse.SERVING] * 6
         draining, _other = children_of(supervisor.pid)
         os.kill(draining, signal.SIGTERM)  # one child drains, as if told to stop on its own
         time.sleep(0.3)
         statuses = [(await fresh("GET", f"{base}/ready")).status_code for _ in range(8)]
         statuses += [(await fresh("GET", f"{base}/v2/health/ready")).status_code for _ in range(8)]
         assert statuses == [503] * 16, statuses
+        # gRPC health too: whichever process a channel reaches says NOT_SERVING
+        await asyncio.sleep(0.3)  # the health service follows readiness every 0.1 s
+        health = [await grpc_health(grpc_port) for _ in range(6)]
+        assert health == [health_pb2.HealthCheckResponse.NOT_SERVING] * 6
         # a child that stops when nobody asked the service to: the whole service stops, not 0
         assert supervisor.wait(timeout=30) == 1
 

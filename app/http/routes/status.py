@@ -12,7 +12,7 @@ from app.http.deps import ServiceDep
 from app.http.responses import JSONBytesResponse
 from app.http.schemas import ModelsResponse, Readiness, Status, error_responses
 from app.ops.metrics_merge import merge_pages
-from app.ops.peers import PeerAnswer, PeerError, Peers, arrived_from_peer
+from app.ops.peers import PeerAnswer, Peers, arrived_from_peer, others_not_ready
 
 router = APIRouter(tags=["operations"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -91,14 +91,9 @@ async def require_every_process_ready(request: Request) -> None:
 
 
 async def require_others_ready(peers: Peers, authorization: str | None) -> None:
-    try:
-        answers = await peers.ask_others("GET", "/ready", forwarded(authorization))
-    except PeerError as exc:
-        raise NotReady(f"not ready: {exc}") from exc
-    for answer in answers:
-        if answer.status != 200:
-            reason = answer.body.decode("utf-8", "replace")
-            raise NotReady(f"not ready: process {answer.index} answered {answer.status}: {reason}")
+    reason = await others_not_ready(peers, forwarded(authorization))
+    if reason is not None:
+        raise NotReady(f"not ready: {reason}")
 
 
 async def every_page(
