@@ -142,6 +142,7 @@ def test_the_pipeline_resumes_exports_and_labels_in_chunks(configs) -> None:
     # packed, restored into a fresh run folder, with the transfer set rebuilt from the data:
     # every chunk still matches its texts, so nothing is labelled again
     from training.teacher.artifacts import pack, restore
+    from training.teacher.runner import TeacherOnnx
 
     moved = teacher.model_copy(update={"out_dir": str(out.parent / "elsewhere")})
     assert restore(pack(out, out.parent / "packed"), Path(moved.out_dir)) == 3 + len(chunks)
@@ -155,6 +156,23 @@ def test_the_pipeline_resumes_exports_and_labels_in_chunks(configs) -> None:
         teacher.transfer.chunk_texts,
     )
     assert [c.stat().st_mtime_ns for c in again] == before
+
+    # a labelling graph over the committed file-size limit stays out of the pack (the int8
+    # graph goes in its place when it fits): the restored labels need no graph, and the
+    # teacher opens the graph that is there for evaluation
+    labeller = folder / f"teacher{'.int8' if card['labeller_variant'] == 'int8' else ''}.onnx"
+    small = pack(out, out.parent / "packed-small", labeller.stat().st_size - 1)
+    assert not (small / "export" / labeller.name).exists()
+    slim = out.parent / "slim"
+    restore(small, slim)
+    build_transfer_set(teacher.model_copy(update={"out_dir": str(slim)}), student)
+    label_transfer_set(slim / "transfer.jsonl.gz", slim / "export", slim, 16)
+    assert len(read_soft_labels(slim / "labels")) == len(texts)
+    if (slim / "export" / "teacher.int8.onnx").exists():
+        assert TeacherOnnx(slim / "export").variant == "int8"
+    (slim / "labels" / "chunk-00000.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="needed to label the rest"):
+        label_transfer_set(slim / "transfer.jsonl.gz", slim / "export", slim, 16)
 
     split = read_training_files(student)[0]
     encoder = fit_or_load_encoder(student, split.train, out, fit=True)

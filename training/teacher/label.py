@@ -46,11 +46,22 @@ def _chunk_is_current(path: Path, hashes: np.ndarray, teacher_sha: str) -> bool:
         )
 
 
+def _labeller(export_dir: Path, variant: str) -> TeacherOnnx:
+    if not (export_dir / GRAPHS[variant]).exists():
+        raise FileNotFoundError(
+            f"{export_dir / GRAPHS[variant]} labelled the chunks here and is needed to label the "
+            "rest, but it is not there (packed artifacts leave out graphs over the file-size "
+            "limit): run the teacher's train and export stages, or restore every chunk"
+        )
+    return TeacherOnnx(export_dir, variant)
+
+
 def label_transfer_set(transfer: Path, export_dir: Path, out: Path, chunk_texts: int) -> Path:
     texts, _ = read_transfer_set(transfer)
-    teacher = TeacherOnnx(export_dir)
     card = json.loads((export_dir / CARD).read_text())
-    teacher_sha = card["sha256"][GRAPHS[teacher.variant]]
+    variant = card.get("labeller_variant", "fp32")
+    teacher_sha = card["sha256"][GRAPHS[variant]]
+    teacher: TeacherOnnx | None = None  # opened for the first chunk to label, if any
     folder = out / LABELS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     starts = range(0, len(texts), chunk_texts)
@@ -59,6 +70,7 @@ def label_transfer_set(transfer: Path, export_dir: Path, out: Path, chunk_texts:
         part = texts[start : start + chunk_texts]
         hashes, path = text_hashes(part), folder / f"chunk-{index:05d}.npz"
         if not _chunk_is_current(path, hashes, teacher_sha):
+            teacher = teacher or _labeller(export_dir, variant)
             began = time.perf_counter()
             rows = teacher.tokenizer.ids(part)
             logits = teacher.logits_of_rows(rows).astype(np.float16)

@@ -15,6 +15,16 @@ GRAPHS = {"fp32": "teacher.onnx", "int8": "teacher.int8.onnx"}
 CARD = "teacher.json"
 
 
+def present_variant(folder: Path, card: dict) -> str:
+    """The graph that labelled the transfer set, or, where only the other one was kept (packed
+    artifacts hold no graph over the file-size limit), that one."""
+    labeller = card.get("labeller_variant", "fp32")
+    present = [v for v in (labeller, *GRAPHS) if (folder / GRAPHS[v]).exists()]
+    if not present:
+        raise FileNotFoundError(f"{folder}: no teacher graph ({', '.join(GRAPHS.values())})")
+    return present[0]
+
+
 class TeacherOnnx:
     """One exported teacher graph. Batches are cut from texts sorted by length (little padding);
     answers come back in input order."""
@@ -22,7 +32,7 @@ class TeacherOnnx:
     def __init__(self, folder: Path, variant: str = "", threads: int = 0) -> None:
         self.folder = Path(folder)
         self.card = json.loads((self.folder / CARD).read_text())
-        self.variant = variant or self.card.get("labeller_variant", "fp32")
+        self.variant = variant or present_variant(self.folder, self.card)
         data = self.card["data"]
         self.tokenizer = TeacherTokenizer(
             self.folder / "tokenizer.json",
