@@ -28,6 +28,7 @@ from app.core.errors import ProcessesDiffer
 # Set by the supervisor for each child: "<index>:<count>:<name the peer sockets share>".
 PROCESS_ENV = "_SENTIMENT_PROCESS"
 PEER_TIMEOUT_S = 30.0  # a model load warms the bundle up: seconds, not milliseconds
+READY_TIMEOUT_S = 2.0  # a process that cannot say it is ready within this is not
 
 
 class PeerError(RuntimeError):
@@ -83,19 +84,22 @@ class Peers:
         return PeerAnswer(index, status, body)
 
     async def ask_others(
-        self, method: str, path: str, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = PEER_TIMEOUT_S,
     ) -> list[PeerAnswer]:
         """The same request to every other process at once, answers in process order."""
-        return list(
-            await asyncio.gather(*(self.ask(i, method, path, headers) for i in self.others))
-        )
+        asked = (self.ask(i, method, path, headers, timeout_s) for i in self.others)
+        return list(await asyncio.gather(*asked))
 
 
 async def others_not_ready(peers: Peers, headers: Mapping[str, str] | None = None) -> str | None:
     """Why some other process is not ready (it answers its own /ready with a non-200 status,
     or cannot be asked), or None when every other one is."""
     try:
-        answers = await peers.ask_others("GET", "/ready", headers)
+        answers = await peers.ask_others("GET", "/ready", headers, READY_TIMEOUT_S)
     except PeerError as exc:
         return str(exc)
     for answer in answers:

@@ -137,13 +137,23 @@ async def grpc_health(port: int) -> int:
         return (await stub.Check(health_pb2.HealthCheckRequest(), timeout=10)).status
 
 
+async def grpc_serving(port: int, in_a_row: int = 6, timeout: float = 30) -> None:
+    """Until `in_a_row` fresh channels in a row hear SERVING: each process's health service
+    follows readiness by asking the others, so they turn SERVING a poll or two apart."""
+    deadline, streak = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and streak < in_a_row:
+        serving = await grpc_health(port) == health_pb2.HealthCheckResponse.SERVING
+        streak = streak + 1 if serving else 0
+        await asyncio.sleep(0.05)
+    assert streak >= in_a_row, "gRPC health never said SERVING on every channel"
+
+
 async def test_ready_is_503_while_any_process_is_not(bundles_root: Path, tmp_path: Path) -> None:
     grpc_port = free_port()
     env = {**TWO, "SENTIMENT_DRAIN_SECONDS": "4", "SENTIMENT_GRPC_PORT": str(grpc_port)}
     with server(bundles_root, tmp_path / "log", **env) as (supervisor, base):
         await wait_until(f"{base}/ready", 200, timeout=60)
-        serving = [await grpc_health(grpc_port) for _ in range(6)]
-        assert serving == [health_pb2.HealthCheckResponse.SERVING] * 6
+        await grpc_serving(grpc_port)
         draining, _other = children_of(supervisor.pid)
         os.kill(draining, signal.SIGTERM)  # one child drains, as if told to stop on its own
         time.sleep(0.3)
@@ -151,7 +161,7 @@ async def test_ready_is_503_while_any_process_is_not(bundles_root: Path, tmp_pat
         statuses += [(await fresh("GET", f"{base}/v2/health/ready")).status_code for _ in range(8)]
         assert statuses == [503] * 16, statuses
         # gRPC health too: whichever process a channel reaches says NOT_SERVING
-        await asyncio.sleep(0.3)  # the health service follows readiness every 0.1 s
+        await asyncio.sleep(0.6)  # each health service asks the others every 0.1 s
         health = [await grpc_health(grpc_port) for _ in range(6)]
         assert health == [health_pb2.HealthCheckResponse.NOT_SERVING] * 6
         # a child that stops when nobody asked the service to: the whole service stops, not 0
