@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -66,14 +67,31 @@ async def wait_until(url: str, status: int, timeout: float = 30) -> list[int]:
     raise AssertionError(f"{url} never answered {status}; saw {sorted(set(seen))}")
 
 
+_QUEUE_DEPTH = re.compile(r'^sentiment_queue_depth\{model="tiny-en"\} ([0-9.]+)$', re.M)
+
+
+async def queue_depth(client: httpx.AsyncClient) -> float | None:
+    """tiny-en's queued texts, from /metrics (None before the gauge has a value)."""
+    match = _QUEUE_DEPTH.search((await client.get("/metrics")).text)
+    return float(match.group(1)) if match else None
+
+
 async def wait_for_queue(client: httpx.AsyncClient, depth: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
-    line = f'sentiment_queue_depth{{model="tiny-en"}} {float(depth)}'
     while time.monotonic() < deadline:
-        if line in (await client.get("/metrics")).text:
+        if await queue_depth(client) == depth:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"queue never reached {depth}")
+
+
+async def wait_for_queue_over(client: httpx.AsyncClient, depth: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (await queue_depth(client) or 0.0) > depth:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the queue never held more than {depth} texts")
 
 
 def spy_on_compare_digest(monkeypatch: Any) -> list[tuple[bytes, bytes]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shutil
 import signal
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import server, wait_for_queue, wait_until
+from tests.support import server, wait_for_queue, wait_for_queue_over, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(90)]
 TEXTS = ["great", "awful film", "fine", "a moving, wonderful story " * 10, "boring"]
@@ -103,16 +102,6 @@ async def test_sigterm_drains_without_losing_accepted_requests(
     assert "Traceback" not in log.read_text()
 
 
-async def wait_for_depth_over(client: httpx.AsyncClient, depth: int) -> None:
-    pattern = re.compile(r'^sentiment_queue_depth\{model="tiny-en"\} ([0-9.]+)$', re.M)
-    for _ in range(1000):
-        match = pattern.search((await client.get("/metrics")).text)
-        if match and float(match.group(1)) > depth:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"the queue never held more than {depth} texts")
-
-
 async def test_a_client_that_hangs_up_is_counted_as_499_not_as_a_server_error(
     bundles_root: Path, tmp_path: Path
 ) -> None:
@@ -128,7 +117,7 @@ async def test_a_client_that_hangs_up_is_counted_as_499_not_as_a_server_error(
                 asyncio.create_task(client.post("/predict", json={"texts": texts}))
                 for _ in range(3)
             ]
-            await wait_for_depth_over(client, 100)
+            await wait_for_queue_over(client, 100)
             body = json.dumps({"text": "great"}).encode()
             _, writer = await asyncio.open_connection("127.0.0.1", int(base.rsplit(":", 1)[1]))
             head = "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
