@@ -189,3 +189,18 @@ def test_the_pipeline_resumes_exports_and_labels_in_chunks(configs) -> None:
     )
     assert set(record["transfer_rows"]) == {"sentence", "augment"}
     assert not np.isnan(taught.soft[len(split.train) :]).any()  # transfer rows all carry logits
+
+
+def test_the_transfer_set_is_made_again_when_its_settings_change(configs) -> None:
+    from training.teacher.transfer import build_transfer_set, read_transfer_set
+
+    teacher, student = configs
+    path = build_transfer_set(teacher, student)
+    first = path.stat().st_mtime_ns
+    assert build_transfer_set(teacher, student).stat().st_mtime_ns == first  # same settings: kept
+    more = teacher.model_copy(
+        update={"transfer": teacher.transfer.model_copy(update={"augment_copies": 3})}
+    )
+    _, origins = read_transfer_set(build_transfer_set(more, student))
+    assert any(o.startswith("augment2:") for o in origins)  # not the stale two-copy set
+    assert path.stat().st_mtime_ns != first

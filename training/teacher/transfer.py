@@ -5,7 +5,8 @@ Three sources, deduplicated (lower-cased, spaces collapsed), never a validation 
 - the sentences of long training reviews (the teacher reads sentences well, whole reviews badly);
 - augmented copies of short training texts: words deleted (Tang's masking) or replaced by a word
   drawn from the corpus, or an n-gram of 1-5 words sampled from the text.
-Written as JSON lines in a seeded, fixed order, so labelling can resume chunk by chunk.
+Written as JSON lines in a seeded, fixed order, so labelling can resume chunk by chunk; the
+settings that made the file are written beside it, and other settings make it again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from training.teacher.config import TeacherConfig
 
 log = logging.getLogger(__name__)
 TRANSFER_FILE = "transfer.jsonl.gz"
+SETTINGS_FILE = "transfer.settings.json"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])|<br\s*/?>(?:\s*<br\s*/?>)*", re.I)
 _SPACES = re.compile(r"\s+")
 
@@ -101,12 +103,24 @@ def _candidates(config: TeacherConfig, splits: list[FileSplit]) -> Iterator[tupl
             yield augment(text), f"augment{copy}:{name}"
 
 
+def _settings(config: TeacherConfig) -> dict:
+    """What decides the set's texts and order (chunk_texts only cuts it into chunks)."""
+    return {"seed": config.seed, **config.transfer.model_dump(exclude={"chunk_texts"})}
+
+
+def _is_current(path: Path, settings: dict) -> bool:
+    recorded = path.parent / SETTINGS_FILE
+    return path.exists() and recorded.exists() and json.loads(recorded.read_text()) == settings
+
+
 def build_transfer_set(config: TeacherConfig, student: TrainConfig) -> Path:
-    """Write <out_dir>/transfer.jsonl.gz once: {"text", "origin"} per line, deduplicated."""
-    path = Path(config.out_dir) / TRANSFER_FILE
-    if path.exists():
-        log.info("transfer set: %s exists", path)
+    """Write <out_dir>/transfer.jsonl.gz: {"text", "origin"} per line, deduplicated; kept when
+    the settings recorded beside it are the config's."""
+    path, settings = Path(config.out_dir) / TRANSFER_FILE, _settings(config)
+    if _is_current(path, settings):
+        log.info("transfer set: %s exists, made with these settings", path)
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     splits = read_training_files(student)
     held_out = {normalised(t) for data in read_test_sets(student).values() for t in data.texts}
     held_out |= {normalised(t) for s in splits for t in s.validation.texts}
@@ -125,6 +139,7 @@ def build_transfer_set(config: TeacherConfig, student: TrainConfig) -> Path:
             if len(seen) >= config.transfer.max_texts:
                 break
     temporary.replace(path)
+    (path.parent / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
     log.info("transfer set: %d texts %s -> %s", len(seen), counts, path)
     return path
 
