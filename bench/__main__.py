@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "truncation": ("bench.truncation", "long reviews cut in different ways and lengths"),
     "soak": ("bench.soak", "minutes of steady load: memory, errors, latency drift"),
     "bodies": ("bench.bodies", "write request bodies from a test set for wrk"),
+    "tokenize": ("bench.tokenize_speed", "tokenization per text, the lean path beside the full"),
     "offline": ("bench.offline", "the model alone on a bodies file, no HTTP"),
     "profile": ("bench.profile", "py-spy native profiles under wrk, CPU by category"),
     "quality": ("bench.quality", "every system on every test set, texts/s, the behaviour suite"),

@@ -1,7 +1,9 @@
 """Text to token ids, the one implementation that training and serving share.
 
 The whole text pipeline (normalisation, pre-tokenisation, subword model) lives in the bundle's
-`tokenizer.json`; this module only adds the head-and-tail truncation and padding around it.
+`tokenizer.json`; this module only adds the head-and-tail truncation and padding around it, and
+sends the texts that allow it through a leaner copy of the tokenizer with the same answers
+(`model.lean_tokenizer`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from model.bundle import Truncation
+from model.lean_tokenizer import lean_tokenizer
 
 # Which tokens a text over max_length keeps: the bundle's head and tail (None, the default),
 # "left" cuts the left side (keeps the last max_length), "right" cuts the right side (keeps the
@@ -72,6 +75,7 @@ class TextEncoder:
         tokenizer.no_padding()
         self.tokenizer = tokenizer
         self.truncation = truncation
+        self.lean = lean_tokenizer(tokenizer)
 
     @classmethod
     def from_file(cls, path: Path | str, truncation: Truncation) -> TextEncoder:
@@ -97,15 +101,38 @@ class TextEncoder:
             ids = _keep(ids, head, limit - head)
         return EncodedText(ids, full, encoding, head)
 
+    def raw_encoding(self, text: str) -> Encoding:
+        """The untruncated encoding, from the lean tokenizer when the text allows it."""
+        lean = self.lean
+        tokenizer = lean.tokenizer if lean is not None and lean.fits(text) else self.tokenizer
+        return tokenizer.encode(text, add_special_tokens=False)
+
+    def raw_encodings(self, texts: Sequence[str]) -> list[Encoding]:
+        """Untruncated encodings in input order: one `encode_batch` call per tokenizer used."""
+        lean = self.lean
+        if lean is None:
+            return self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        fits = [lean.fits(t) for t in texts]
+        if all(fits) or not any(fits):
+            tokenizer = lean.tokenizer if fits and fits[0] else self.tokenizer
+            return tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        lean_part = lean.tokenizer.encode_batch(
+            [t for t, f in zip(texts, fits, strict=True) if f], add_special_tokens=False
+        )
+        full_part = self.tokenizer.encode_batch(
+            [t for t, f in zip(texts, fits, strict=True) if not f], add_special_tokens=False
+        )
+        lean_items, full_items = iter(lean_part), iter(full_part)
+        return [next(lean_items) if f else next(full_items) for f in fits]
+
     def encode(self, text: str, direction: Direction | None = None) -> EncodedText:
-        return self.truncate(self.tokenizer.encode(text, add_special_tokens=False), direction)
+        return self.truncate(self.raw_encoding(text), direction)
 
     def encode_batch(
         self, texts: Sequence[str], direction: Direction | None = None
     ) -> list[EncodedText]:
         """Encode many texts; the Rust tokenizer spreads them over its own threads."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [self.truncate(e, direction) for e in encodings]
+        return [self.truncate(e, direction) for e in self.raw_encodings(texts)]
 
     def ids_only(self, texts: Sequence[str]) -> list[list[int]]:
         """Just the truncated ids, the cheap path for training data."""

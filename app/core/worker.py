@@ -260,7 +260,7 @@ class ModelWorker:
         if not raw:
             return [j.text for j in jobs]  # type: ignore[misc]
         texts: list[str] = [j.text for j in raw]  # type: ignore[misc]
-        encodings = self.encoder.tokenizer.encode_batch(texts, add_special_tokens=False)
+        encodings = self.encoder.raw_encodings(texts)
         pairs = zip(encodings, raw, strict=True)
         fresh = iter([self.encoder.truncate(e, j.direction) for e, j in pairs])
         return [next(fresh) if isinstance(j.text, str) else j.text for j in jobs]
