@@ -48,12 +48,17 @@ class Call:
 
 
 class CallLog:
+    """Each call's request id, metrics and access line; `in_flight` counts the calls whose
+    handler has not returned yet (what a graceful stop waits for)."""
+
     def __init__(self, metrics: Metrics, access_log: bool, service_name: str) -> None:
         self.metrics = metrics
         self.access_log = access_log
         self.service_name = service_name
+        self.in_flight = 0
 
     def begin(self, method: str, context: grpc.aio.ServicerContext) -> Call:
+        self.in_flight += 1
         given = metadata_value(context, REQUEST_ID_KEY)
         request_id = request_id_or_new(given.decode("latin-1") if given is not None else None)
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
@@ -68,6 +73,7 @@ class CallLog:
                 log_fields(log, logging.INFO, "grpc request", self._fields(call, code, seconds))
         finally:
             request_id_var.reset(call.token)
+            self.in_flight -= 1
 
     def _fields(self, call: Call, code: grpc.StatusCode, seconds: float) -> dict[str, object]:
         return {
