@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sentences": ("bench.sentences", "per-sentence mode: cost, aggregate vs whole text, mixed"),
     "plots": ("bench.plots", "charts from the results"),
     "goals": ("bench.goals", "the goals table from the results"),
+    "serving-goals": ("bench.serving_goals", "the speed issue's ratios from one named load run"),
     "report": ("bench.report", "the markdown tables of docs/benchmarks.md"),
 }
 
