@@ -61,6 +61,13 @@ def korean_reviews(
     return random.Random(0).sample(chosen, min(count, len(chosen)))
 
 
+def english_sentences(count: int, data_dir: Path = DEFAULT_DATA) -> list[str]:
+    """SST-2 test sentences, a fixed random sample: English text for the Korean model (its mean
+    confidence falls ~0.12 below its baseline, over SentimentConfidenceDrop's 0.1 margin)."""
+    texts, _ = read_test_set(data_dir, "sst2")
+    return random.Random(0).sample(texts, min(count, len(texts)))
+
+
 def shortened_rules(window: str, hold: str) -> str:
     """rules.yml with the drift windows cut to `window` and their `for:` to `hold`, for tests;
     every other rule and every expression is the shipped one."""

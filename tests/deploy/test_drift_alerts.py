@@ -6,8 +6,9 @@ expression, margin and minimum is the shipped one).
 Normal traffic (a mixed sample of the validation rows the baselines were measured on) keeps
 every drift alert of its model quiet; traffic from another source fires them: Korean reviews
 sent to the English model (label mix; its confidence drops, but under the alert's margin since
-sentiment-en 2.3.0; 2.4.0: by 0.047), negative reviews only to the Korean one (label mix). The
-ten-minute run with the shipped windows is `python -m bench drift`.
+sentiment-en 2.3.0; 2.4.0: by 0.047), negative reviews only to the Korean one (label mix), and
+English sentences to the Korean model (its confidence drops by ~0.12: SentimentConfidenceDrop).
+The ten-minute run with the shipped windows is `python -m bench drift`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench.drift import (
     Traffic,
     distances,
     drift_alerts,
+    english_sentences,
     korean_reviews,
     prometheus,
     shortened_rules,
@@ -103,3 +105,16 @@ def test_normal_traffic_is_quiet_and_shifted_traffic_fires(
     # SentimentConfidenceDrop's 0.1 margin (2.2.0: ~0.13, and it fired): the label mix is what
     # catches this shift now (docs/reliability.md). The drop must still show, well above quiet.
     assert shifted["confidence_drop"] > quiet["confidence_drop"] + 0.03, (quiet, shifted)
+
+
+def test_english_text_to_the_korean_model_fires_the_confidence_drop(
+    service_url: str, prometheus_url: str, data_dir: Path
+) -> None:
+    wanted = {("SentimentConfidenceDrop", "sentiment-ko")}
+    with Traffic(service_url, "sentiment-ko", english_sentences(2000, data_dir), RATE) as sent:
+        seen = alerts_until(prometheus_url, 45, wanted)
+        drop = distances(prometheus_url)["sentiment-ko"]["confidence_drop"]
+    firing = {(a, m) for a, m, state in seen if state == "firing"}
+    assert sent.failed == 0 and sent.answered > 200
+    assert wanted <= firing, (seen, drop)
+    assert drop > 0.1, drop
