@@ -1,11 +1,15 @@
 """The issue's targets, checked against the JSON of the last run: each goal with its figure and
 whether it is met. Prints a Markdown table and writes goals.json and goals.md.
 
-    python -m bench goals
+    python -m bench goals [--load NAME]
+
+`--load` names the `bench load --name NAME` result to read (default `load`, what `bench all`
+writes); the speed issue's ratios are `python -m bench serving-goals`.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from typing import Any
 
@@ -141,8 +145,8 @@ def accuracy_for_price(load: dict, accuracy: dict | None) -> Goal:
     )
 
 
-def check() -> list[Goal]:
-    load, speed, accuracy = read_json("load"), read_json("model_speed"), read_json("accuracy")
+def check(load_name: str = "load") -> list[Goal]:
+    load, speed, accuracy = read_json(load_name), read_json("model_speed"), read_json("accuracy")
     if load is None:
         return [peak(speed)]
     checks: list[Callable[[], Goal]] = [
@@ -168,7 +172,9 @@ def table(goals: list[Goal]) -> str:
 
 
 def main() -> None:
-    goals = check()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--load", default="load", help="result name of a `bench load` run")
+    goals = check(parser.parse_args().load)
     text = table(goals)
     print(text)
     (RESULTS / "goals.md").write_text(text + "\n")
