@@ -101,29 +101,26 @@ class TextEncoder:
             ids = _keep(ids, head, limit - head)
         return EncodedText(ids, full, encoding, head)
 
+    def _takes_lean(self, text: str) -> bool:
+        return self.lean is not None and self.lean.fits(text)
+
+    def _tokenizer_for(self, lean: bool) -> Tokenizer:
+        return self.lean.tokenizer if lean and self.lean is not None else self.tokenizer
+
     def raw_encoding(self, text: str) -> Encoding:
         """The untruncated encoding, from the lean tokenizer when the text allows it."""
-        lean = self.lean
-        tokenizer = lean.tokenizer if lean is not None and lean.fits(text) else self.tokenizer
+        tokenizer = self._tokenizer_for(self._takes_lean(text))
         return tokenizer.encode(text, add_special_tokens=False)
 
     def raw_encodings(self, texts: Sequence[str]) -> list[Encoding]:
         """Untruncated encodings in input order: one `encode_batch` call per tokenizer used."""
-        lean = self.lean
-        if lean is None:
-            return self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        fits = [lean.fits(t) for t in texts]
-        if all(fits) or not any(fits):
-            tokenizer = lean.tokenizer if fits and fits[0] else self.tokenizer
-            return tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        lean_part = lean.tokenizer.encode_batch(
-            [t for t, f in zip(texts, fits, strict=True) if f], add_special_tokens=False
-        )
-        full_part = self.tokenizer.encode_batch(
-            [t for t, f in zip(texts, fits, strict=True) if not f], add_special_tokens=False
-        )
-        lean_items, full_items = iter(lean_part), iter(full_part)
-        return [next(lean_items) if f else next(full_items) for f in fits]
+        lean = [self._takes_lean(t) for t in texts]
+        encoded = {choice: iter(self._encode_group(texts, lean, choice)) for choice in set(lean)}
+        return [next(encoded[choice]) for choice in lean]
+
+    def _encode_group(self, texts: Sequence[str], lean: list[bool], choice: bool) -> list[Encoding]:
+        group = [t for t, c in zip(texts, lean, strict=True) if c == choice]
+        return self._tokenizer_for(choice).encode_batch(group, add_special_tokens=False)
 
     def encode(self, text: str, direction: Direction | None = None) -> EncodedText:
         return self.truncate(self.raw_encoding(text), direction)

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,22 +76,26 @@ async def queue_depth(client: httpx.AsyncClient) -> float | None:
     return float(match.group(1)) if match else None
 
 
-async def wait_for_queue(client: httpx.AsyncClient, depth: int, timeout: float = 20) -> None:
+async def _wait_for_depth(
+    client: httpx.AsyncClient, reached: Callable[[float], bool], every: float, timeout: float
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await queue_depth(client) == depth:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"queue never reached {depth}")
+        depth = await queue_depth(client)
+        if depth is not None and reached(depth):
+            return True
+        await asyncio.sleep(every)
+    return False
+
+
+async def wait_for_queue(client: httpx.AsyncClient, depth: int, timeout: float = 20) -> None:
+    if not await _wait_for_depth(client, lambda now: now == depth, 0.02, timeout):
+        raise AssertionError(f"queue never reached {depth}")
 
 
 async def wait_for_queue_over(client: httpx.AsyncClient, depth: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (await queue_depth(client) or 0.0) > depth:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"the queue never held more than {depth} texts")
+    if not await _wait_for_depth(client, lambda now: now > depth, 0.005, timeout):
+        raise AssertionError(f"the queue never held more than {depth} texts")
 
 
 def spy_on_compare_digest(monkeypatch: Any) -> list[tuple[bytes, bytes]]:

@@ -22,6 +22,7 @@ from app.core.repository import Repository
 from app.core.service import Service
 from app.core.settings import Settings
 from app.ops.peers import Peers, others_not_ready
+from app.v2.grpc_calls import CallLog
 from app.v2.grpc_service import SERVICE_NAME, InferenceServicer
 from app.v2.proto import grpc_predict_v2_pb2_grpc as pb2_grpc
 
@@ -102,17 +103,18 @@ class GrpcServer:
         if self._follower is not None:
             self._follower.cancel()
         await self.health.enter_graceful_shutdown()
-        if self.server is None:
+        if self.server is None or self.servicer is None:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s
-        await self._answer_in_flight(deadline)
+        await answer_in_flight(self.servicer.calls, deadline)
         await self.server.stop(max(0.0, deadline - loop.time()))
         log.info("gRPC stopped")
 
-    async def _answer_in_flight(self, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        calls = self.servicer.calls if self.servicer is not None else None
-        while calls is not None and calls.in_flight and loop.time() < deadline:
-            await asyncio.sleep(IN_FLIGHT_POLL_S)
-        await asyncio.sleep(min(FLUSH_S, max(0.0, deadline - loop.time())))
+
+async def answer_in_flight(calls: CallLog, deadline: float) -> None:
+    """Until no handler is running (or the loop-time `deadline`), then FLUSH_S more."""
+    loop = asyncio.get_running_loop()
+    while calls.in_flight and loop.time() < deadline:
+        await asyncio.sleep(IN_FLIGHT_POLL_S)
+    await asyncio.sleep(min(FLUSH_S, max(0.0, deadline - loop.time())))
