@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from app import __version__
 from app.core.repository import Repository
 from app.core.service import Service
+from app.core.session import RUNS
 from app.core.settings import Settings
 from app.http.docs_assets import install_docs
 from app.http.error_handlers import install_error_handlers
@@ -25,6 +26,7 @@ from app.ops.logs import configure_logging
 from app.ops.metrics import Metrics
 from app.ops.payload_log import payload_log
 from app.ops.peers import Peers, repeat_control
+from app.ops.shared_runs import SharedRunCounts
 from app.v2 import repository_routes, rest_routes
 from app.v2.grpc_server import GrpcServer
 
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.json_logs)
     metrics = Metrics()
     peers = Peers.from_env()  # set when app/ops/supervisor.py started this process
+    RUNS.siblings = SharedRunCounts.from_env(peers)  # the other processes' runs, if any
     payloads = payload_log(settings, metrics, peers)
     service = Service(settings, metrics, payloads)
     models = Repository(service)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "soak": ("bench.soak", "minutes of steady load: memory, errors, latency drift"),
     "bodies": ("bench.bodies", "write request bodies from a test set for wrk"),
     "tokenize": ("bench.tokenize_speed", "tokenization per text, the lean path beside the full"),
+    "directions": ("bench.directions", "one text at a time: LSTM directions on two threads"),
     "offline": ("bench.offline", "the model alone on a bodies file, no HTTP"),
     "profile": ("bench.profile", "py-spy native profiles under wrk, CPU by category"),
     "quality": ("bench.quality", "every system on every test set, texts/s, the behaviour suite"),

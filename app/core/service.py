@@ -45,6 +45,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         intra_op_threads=threads,
         inter_op_threads=settings.inter_op_threads,
         spinning=settings.ort_spinning,
+        split_min_tokens=settings.split_min_tokens if settings.split_directions else None,
     )
 
 

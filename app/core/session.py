@@ -7,13 +7,21 @@ a container.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
 
-from model.runtime import CPU_PROVIDER, run_logits, session_options
+from app.core.direction_split import DirectionSplit
+from model.runtime import CPU_PROVIDER, run_logits, session_options, usable_cpus
+
+log = logging.getLogger(__name__)
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 
@@ -55,6 +63,49 @@ class RuntimeConfig:
     intra_op_threads: int = 1
     inter_op_threads: int = 1
     spinning: bool = False
+    # one text of at least this many tokens, alone in the process, runs its two LSTM directions
+    # on two threads (app/core/direction_split.py); None = never
+    split_min_tokens: int | None = None
+
+
+class Siblings(Protocol):
+    """The other server processes' run counts (app/ops/shared_runs.py)."""
+
+    def publish(self, runs: int) -> None: ...
+
+    def others_busy(self) -> bool: ...
+
+
+class RunGauge:
+    """How many graph runs are in flight in this process, across every session, and, with
+    `siblings`, in the other server processes: a text may take a second CPU for its other LSTM
+    direction only when no other run needs it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self.siblings: Siblings | None = None
+
+    @contextmanager
+    def run(self) -> Iterator[bool]:
+        """Count one run for the duration; yields whether it is the only one."""
+        with self._lock:
+            self._runs += 1
+            alone = self._runs == 1
+            self._publish()
+        try:
+            yield alone and not (self.siblings is not None and self.siblings.others_busy())
+        finally:
+            with self._lock:
+                self._runs -= 1
+                self._publish()
+
+    def _publish(self) -> None:
+        if self.siblings is not None:
+            self.siblings.publish(self._runs)
+
+
+RUNS = RunGauge()
 
 
 @dataclass
@@ -66,10 +117,19 @@ class OnnxSession:
     variant: str
     intra_op_threads: int
     inter_op_threads: int
+    split: DirectionSplit | None = None
+    split_min_tokens: int = 0
 
     def logits(self, ids: np.ndarray) -> np.ndarray:
         """int64 ids [B, T] (0 = padding) -> float32 logits [B, C]."""
-        return run_logits(self.session, ids)
+        with RUNS.run() as alone:
+            if alone and self._splits(ids):
+                return self.split.logits(ids)  # type: ignore[union-attr]  # _splits checked it
+            return run_logits(self.session, ids)
+
+    def _splits(self, ids: np.ndarray) -> bool:
+        one_row, long_enough = ids.shape[0] == 1, ids.shape[1] >= self.split_min_tokens
+        return self.split is not None and one_row and long_enough
 
     def describe(self) -> dict[str, object]:
         return {
@@ -77,6 +137,7 @@ class OnnxSession:
             "variant": self.variant,
             "intra_op_threads": self.intra_op_threads,
             "inter_op_threads": self.inter_op_threads,
+            "split_directions": self.split is not None,
         }
 
 
@@ -94,4 +155,34 @@ def open_session(path: Path, variant: str, config: RuntimeConfig) -> OnnxSession
             f"{path}: SENTIMENT_PROVIDERS=cuda but ONNX Runtime fell back to {used}; "
             "is a GPU visible to this process (CUDA and cuDNN libraries, device)?"
         )
-    return OnnxSession(session, used, variant, config.intra_op_threads, config.inter_op_threads)
+    opened = OnnxSession(session, used, variant, config.intra_op_threads, config.inter_op_threads)
+    if config.split_min_tokens is not None and used == CPU_PROVIDER:
+        opened.split = open_split(path, config, session)
+        opened.split_min_tokens = config.split_min_tokens
+    return opened
+
+
+# rows the cut graph must answer exactly as the whole one before it is used (ids 1-3 exist in
+# every vocabulary; lengths on both sides of any bucket)
+PARITY_LENGTHS = (1, 7, 64)
+
+
+def open_split(
+    path: Path, config: RuntimeConfig, whole: ort.InferenceSession
+) -> DirectionSplit | None:
+    """The graph's directions on two threads, when a second CPU exists and the cut graph gives
+    the whole graph's logits exactly; otherwise None (said in the log)."""
+    if usable_cpus() <= config.intra_op_threads:
+        return None  # no CPU for the second direction
+    split = DirectionSplit.open(
+        path, lambda: session_options(config.intra_op_threads, 1, config.spinning)
+    )
+    if split is None:
+        log.info("%s: no pair of LSTM directions to run apart; each text runs whole", path)
+        return None
+    for length in PARITY_LENGTHS:
+        ids = (np.arange(length, dtype=np.int64) % 3 + 1)[None, :]
+        if not np.array_equal(split.logits(ids), run_logits(whole, ids)):
+            log.warning("%s: the cut graph's logits differ from the whole graph's; not used", path)
+            return None
+    return split

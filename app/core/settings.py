@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     intra_op_threads: int | None = Field(default=None, ge=1)
     inter_op_threads: int = Field(default=1, ge=1)  # graphs here are one chain: no parallel ops
     ort_spinning: bool = False  # idle ORT threads spin-wait; with 2 threads this halved throughput
+    # One text alone in the process, of at least split_min_tokens tokens, runs its BiLSTM's two
+    # directions on two CPUs (app/core/direction_split.py; same logits, bit for bit). The graph
+    # alone on one IMDB review (`python -m bench directions`): p50 0.71x (fp32) and 0.74x (int8),
+    # p99 0.66x / 0.68x; at 32 tokens the hand-off to the second thread costs what it saves, or
+    # more (int8 1.18x), and it adds ~0.3 ms to the p99 of short texts (docs/benchmarks.md).
+    split_directions: bool = True
+    split_min_tokens: int = Field(default=64, ge=1)
     # --- batching ---
     max_batch_size: int = Field(default=32, ge=1)  # texts per batch; 1 turns batching off
     max_batch_tokens: int = Field(default=8192, ge=1)  # padded tokens per batch (B x longest)

@@ -29,6 +29,7 @@ from types import FrameType
 from app.core.settings import Settings
 from app.ops.logs import configure_logging
 from app.ops.peers import PROCESS_ENV, Peers
+from app.ops.shared_runs import RUNS_FD_ENV, create_run_slots
 
 log = logging.getLogger("app.supervisor")
 LISTEN_FD_ENV = "_SENTIMENT_LISTEN_FD"  # the inherited listening socket of a child
@@ -82,13 +83,15 @@ class Supervisor:
         listeners = bind_listeners(settings.host, settings.port, settings.processes)
         port = listeners[0].getsockname()[1]
         name = f"sentiment-{os.getpid()}-{secrets.token_hex(4)}"  # the peer sockets' shared name
+        runs_fd = create_run_slots(settings.processes)
         try:
             self.children = [
-                self.spawn(Peers(i, settings.processes, name), listener)
+                self.spawn(Peers(i, settings.processes, name), listener, runs_fd)
                 for i, listener in enumerate(listeners)
             ]
             for listener in listeners:
                 listener.close()  # the children hold them now
+            os.close(runs_fd)
             log.info(
                 "started %d server processes on port %d",
                 len(self.children),
@@ -101,11 +104,17 @@ class Supervisor:
         finally:
             self.stop_children()
 
-    def spawn(self, peers: Peers, listener: socket.socket) -> subprocess.Popen[bytes]:
+    def spawn(self, peers: Peers, listener: socket.socket, runs_fd: int) -> subprocess.Popen[bytes]:
+        """A child serving on `listener`, with the run counts every child shares (`runs_fd`)."""
         fd = listener.fileno()
-        env = {**os.environ, PROCESS_ENV: peers.env_value(), LISTEN_FD_ENV: str(fd)}
+        env = {
+            **os.environ,
+            PROCESS_ENV: peers.env_value(),
+            LISTEN_FD_ENV: str(fd),
+            RUNS_FD_ENV: str(runs_fd),
+        }
         return subprocess.Popen(
-            [sys.executable, "-m", "app"], env=env, pass_fds=(fd,), start_new_session=True
+            [sys.executable, "-m", "app"], env=env, pass_fds=(fd, runs_fd), start_new_session=True
         )
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -87,6 +87,15 @@ def socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
+def memfd_inodes(pid: int) -> set[str]:
+    """The shared run-count files a process holds open (by inode)."""
+    return {
+        str(fd.stat().st_ino)
+        for fd in Path(f"/proc/{pid}/fd").iterdir()
+        if str(fd.readlink()).startswith("/memfd:sentiment-runs")
+    }
+
+
 async def served_models(base: str, times: int) -> set[tuple[str, ...]]:
     seen = set()
     for _ in range(times):
@@ -113,6 +122,8 @@ async def test_two_processes_answer_as_one_service(bundles_root: Path, tmp_path:
         held = [socket_inodes(child) & listeners for child in children]
         assert len(listeners) == 2 and held[0] and held[1] and not held[0] & held[1], held
         assert min(predicted.values()) >= 8, predicted  # of 40: a hash's spread, not one child
+        # both hold the one shared file of run counts (app/ops/shared_runs.py)
+        assert memfd_inodes(children[0]) == memfd_inodes(children[1]) != set()
         # a scrape does not count the other process's answer to it as traffic
         assert per_process(page, "sentiment_http_requests_total", route="/metrics") == {}
 

@@ -58,6 +58,7 @@ def test_session_reports_what_it_uses(bundles_root: Path) -> None:
         "variant": "fp32",
         "intra_op_threads": 1,
         "inter_op_threads": 1,
+        "split_directions": False,
     }
 
 

@@ -1,0 +1,159 @@
+"""One text, two cores: a bidirectional LSTM graph cut so that its two directions run at once.
+
+A bundle graph runs its forward and backward recurrences one after the other, and ONNX
+Runtime's parallel executor does not overlap them (its CPU provider runs every node of a graph
+on one stream: measured level with sequential execution, docs/benchmarks.md). With one text in
+flight the second CPU is idle while the first walks the text twice. This module cuts the graph
+in three at load time, from the bundle's own file, so every bundle gets it without a re-export:
+
+- first part: the ids -> the outputs of every other recurrence (in graph order: the forward
+  direction of each BiLSTM member), plus every tensor that the rest of the graph needs and
+  that does not depend on a recurrence (the n-gram member, the lengths);
+- second part: the ids -> the outputs of the remaining recurrences (the backward directions);
+- head: those tensors -> logits.
+
+The two parts run on two threads (ORT releases the GIL), then the head. Every node is the
+original graph's node with the original inputs, so the logits are bit-identical (checked at
+load, and in tests). A graph of another shape (fewer than two recurrences, one reading
+another's output as stacked layers do, a boundary tensor of unknown type) is not cut:
+`cut_graph` returns None. So is a graph whose large weights are inside its own file, since
+each part would carry a copy: the parts read the large initializers from the bundle's weight
+file (`shared.weights`), as the whole graph's session does, so they add ~2 MB per graph, not
+another copy of the embedding and n-gram table.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import utils
+
+from model.runtime import CPU_PROVIDER, INPUT_NAME, OUTPUT_NAME
+
+log = logging.getLogger(__name__)
+
+RECURRENT_OPS = frozenset({"LSTM", "DynamicQuantizeLSTM"})
+# A part may carry this much of its own weights (the recurrences' matrices: ~0.6 MB for
+# sentiment-en). A graph that keeps its embedding inside its own file (sentiment-ko 2.0.x) would
+# copy it into each part (+76 MB measured), so such a graph is left whole.
+MAX_PART_BYTES = 4 << 20
+# external data of a graph loaded from bytes is looked up in this folder
+EXTERNAL_FOLDER = "session.model_external_initializers_file_folder_path"
+
+
+@dataclass(frozen=True)
+class GraphCut:
+    """The three serialized parts and the tensors that flow between them."""
+
+    first: bytes
+    second: bytes
+    head: bytes
+    first_outputs: tuple[str, ...]  # its recurrences' outputs, then the other tensors cut
+    second_outputs: tuple[str, ...]
+    head_takes_ids: bool  # a node after the recurrences reads the ids themselves
+
+
+def _used_outputs(node: onnx.NodeProto, consumed: set[str]) -> list[str]:
+    return [name for name in node.output if name and name in consumed]
+
+
+def _downstream(graph: onnx.GraphProto, sources: set[str]) -> tuple[set[str], list[onnx.NodeProto]]:
+    """Tensors computed from `sources` (themselves included), and the nodes that compute them.
+    ONNX keeps nodes in topological order, so one pass sees every producer before its users."""
+    reached, nodes = set(sources), []
+    for node in graph.node:
+        if any(name in reached for name in node.input):
+            reached.update(name for name in node.output if name)
+            nodes.append(node)
+    return reached, nodes
+
+
+def _typed(model: onnx.ModelProto) -> set[str]:
+    graph = model.graph
+    return {v.name for v in [*graph.value_info, *graph.input, *graph.output]}
+
+
+def _independent(graph: onnx.GraphProto, recurrent: list[onnx.NodeProto], consumed: set) -> bool:
+    """No recurrence reads what another one computes (stacked layers do)."""
+    for node in recurrent:
+        reach, _ = _downstream(graph, set(_used_outputs(node, consumed)))
+        if any(name in reach for other in recurrent for name in other.input):
+            return False
+    return True
+
+
+def cut_graph(path: Path) -> GraphCut | None:
+    """The graph at `path` cut into two halves of its recurrences and a head, or None when it
+    has fewer than two recurrences or they are not independent of each other."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
+    graph = model.graph
+    recurrent = [node for node in graph.node if node.op_type in RECURRENT_OPS]
+    consumed = {name for node in graph.node for name in node.input}
+    if len(recurrent) < 2 or not _independent(graph, recurrent, consumed):
+        return None
+    first = [name for node in recurrent[0::2] for name in _used_outputs(node, consumed)]
+    second = [name for node in recurrent[1::2] for name in _used_outputs(node, consumed)]
+    reached, after = _downstream(graph, {*first, *second})
+    constants = {init.name for init in graph.initializer}
+    cut = sorted(
+        {name for node in after for name in node.input} - reached - constants - {"", INPUT_NAME}
+    )
+    head_takes_ids = any(INPUT_NAME in node.input for node in after)
+    first_outputs = (*first, *cut)
+    head_inputs = [*first_outputs, *second, *([INPUT_NAME] if head_takes_ids else [])]
+    if not set(head_inputs) <= _typed(model) | {INPUT_NAME}:
+        return None  # the extractor needs each boundary tensor's type
+    extract = utils.Extractor(model).extract_model
+    parts = (
+        extract([INPUT_NAME], list(first_outputs)).SerializeToString(),
+        extract([INPUT_NAME], second).SerializeToString(),
+        extract(head_inputs, [OUTPUT_NAME]).SerializeToString(),
+    )
+    if max(len(part) for part in parts) > MAX_PART_BYTES:
+        return None  # the weights live inside the graph file: each part would copy them
+    return GraphCut(*parts, first_outputs, tuple(second), head_takes_ids)
+
+
+class DirectionSplit:
+    """The three parts' sessions and the thread that runs the second part."""
+
+    def __init__(self, cut: GraphCut, sessions: list[ort.InferenceSession]) -> None:
+        self._cut = cut
+        self._first, self._second, self._head = sessions
+        self._helper = ThreadPoolExecutor(1, thread_name_prefix="second-direction")
+        weakref.finalize(self, self._helper.shutdown, wait=False)
+
+    @classmethod
+    def open(cls, path: Path, options: Callable[[], ort.SessionOptions]) -> DirectionSplit | None:
+        """Sessions on the cut graph at `path` (CPU), or None when the graph cannot be cut."""
+        cut = cut_graph(path)
+        if cut is None:
+            return None
+        sessions = []
+        for part in (cut.first, cut.second, cut.head):
+            part_options = options()
+            part_options.add_session_config_entry(EXTERNAL_FOLDER, str(path.parent))
+            sessions.append(ort.InferenceSession(part, part_options, providers=[CPU_PROVIDER]))
+        return cls(cut, sessions)
+
+    def logits(self, ids: np.ndarray) -> np.ndarray:
+        """int64 ids [B, T] -> float32 logits [B, C], the two directions on two threads."""
+        feed = {INPUT_NAME: ids}
+        second = self._helper.submit(self._second.run, list(self._cut.second_outputs), feed)
+        try:
+            first = self._first.run(list(self._cut.first_outputs), feed)
+        finally:
+            second_values = second.result()  # never leave the helper running past here
+        head_feed = dict(zip(self._cut.first_outputs, first, strict=True))
+        head_feed.update(zip(self._cut.second_outputs, second_values, strict=True))
+        if self._cut.head_takes_ids:
+            head_feed[INPUT_NAME] = ids
+        return self._head.run([OUTPUT_NAME], head_feed)[0]

@@ -1,0 +1,212 @@
+"""A BiLSTM graph cut so that its two directions run on two threads: the cut graph answers
+exactly as the whole one, graphs of other shapes are left whole, and a session takes the cut
+only for one long enough text while no other run is in flight."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from app.core import session
+from app.core.direction_split import DirectionSplit, cut_graph
+from app.core.session import RUNS, RunGauge, RuntimeConfig, open_session
+from app.ops.peers import Peers
+from app.ops.shared_runs import RUNS_FD_ENV, SharedRunCounts, create_run_slots
+from model.runtime import run_logits, session_options
+from model.text import TextEncoder, pad_batch
+from tests.factories import REPO
+
+pytestmark = pytest.mark.unit  # no torch, no ../shared/data
+
+TEXTS = [
+    "good",
+    "Not bad at all!",
+    "The room was clean and the bed was comfortable, but the staff never smiled once.",
+    " ".join(["The plot wanders, the acting is wooden and the ending makes no sense."] * 12),
+]
+SHIPPED = REPO / "model" / "bundles"
+
+
+def options() -> object:
+    return session_options(1)
+
+
+def rows_of(bundle: Path) -> list[np.ndarray]:
+    from model import load_bundle
+
+    loaded = load_bundle(bundle)
+    encoder = TextEncoder.from_file(loaded.tokenizer_path, loaded.manifest.truncation)
+    return [pad_batch([row]) for row in encoder.ids_only(TEXTS)] + [
+        pad_batch(encoder.ids_only(TEXTS))  # a padded batch of four
+    ]
+
+
+@pytest.mark.parametrize("graph", ["model.onnx", "model.int8.onnx"])
+@pytest.mark.parametrize("bundle", ["tiny-en", "tiny-ko", "sentiment-en"])
+def test_the_cut_graph_answers_bit_for_bit_as_the_whole(
+    bundles_root: Path, bundle: str, graph: str
+) -> None:
+    folder = SHIPPED / bundle if bundle.startswith("sentiment") else bundles_root / bundle
+    if not (folder / graph).is_file():
+        pytest.skip(f"{bundle} has no {graph}")
+    split = DirectionSplit.open(folder / graph, options)
+    assert split is not None
+    whole = session.ort.InferenceSession(str(folder / graph), options())
+    for ids in rows_of(folder):
+        assert np.array_equal(split.logits(ids), run_logits(whole, ids))
+
+
+def test_a_graph_without_recurrences_is_left_whole(bundles_root: Path) -> None:
+    assert cut_graph(bundles_root / "tiny-en" / "fast.onnx") is None
+
+
+def test_a_graph_that_keeps_its_embedding_inside_is_left_whole() -> None:
+    # sentiment-ko's four recurrences could be cut, but its 23 MB of weights are inside
+    # model.onnx, so each part would carry its own copy
+    assert cut_graph(SHIPPED / "sentiment-ko" / "model.onnx") is None
+
+
+def lstm_graph(path: Path, stacked: bool) -> Path:
+    """Two LSTMs over one input: side by side (two directions), or the second reading the
+    first's output (two stacked layers, which cannot run at once)."""
+    rng = np.random.default_rng(0)
+    weights = [  # W and R: [directions, 4 x hidden, input or hidden], both 4 wide here
+        numpy_helper.from_array(rng.normal(size=(1, 16, 4)).astype(np.float32), name)
+        for name in ("w1", "r1", "w2", "r2")
+    ]
+    second_input = "y1s" if stacked else "x4"
+    nodes = [
+        helper.make_node("Cast", ["input_ids"], ["x_int"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["x_int", "axes"], ["x3"]),
+        helper.make_node("Transpose", ["x3"], ["x"], perm=[1, 0, 2]),
+        helper.make_node("Concat", ["x", "x", "x", "x"], ["x4"], axis=2),
+        helper.make_node("LSTM", ["x4", "w1", "r1"], ["y1", "h1"], hidden_size=4),
+        helper.make_node("Squeeze", ["y1", "one"], ["y1s"]),
+        helper.make_node("LSTM", [second_input, "w2", "r2"], ["y2", "h2"], hidden_size=4),
+        helper.make_node("Concat", ["h1", "h2"], ["h"], axis=2),
+        helper.make_node("ReduceSum", ["h", "reduce"], ["logits"], keepdims=0),
+    ]
+    constants = [
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "axes"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "reduce"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "two-lstms",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "time"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)],
+        weights + constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, path)
+    return path
+
+
+def test_two_lstms_side_by_side_are_cut_and_answer_alike(tmp_path: Path) -> None:
+    path = lstm_graph(tmp_path / "pair.onnx", stacked=False)
+    split = DirectionSplit.open(path, options)
+    assert split is not None
+    whole = session.ort.InferenceSession(str(path), options())
+    ids = np.array([[3, 1, 4, 1, 5, 9, 2, 6]], dtype=np.int64)
+    assert np.array_equal(split.logits(ids), run_logits(whole, ids))
+
+
+def test_stacked_lstms_are_left_whole(tmp_path: Path) -> None:
+    assert cut_graph(lstm_graph(tmp_path / "stacked.onnx", stacked=True)) is None
+
+
+def test_the_gauge_says_whether_a_run_is_alone() -> None:
+    with RUNS.run() as first, RUNS.run() as second:
+        assert (first, second) == (True, False)
+    with RUNS.run() as again:
+        assert again
+
+
+def test_other_processes_runs_keep_a_text_whole() -> None:
+    fd = create_run_slots(2)
+    try:
+        here, there = SharedRunCounts(fd, 0, 2), SharedRunCounts(fd, 1, 2)
+        gauge = RunGauge()
+        gauge.siblings = here
+        with gauge.run() as alone:
+            assert alone
+            assert there.others_busy()  # the other process sees this run
+        assert not there.others_busy()
+        there.publish(1)
+        with gauge.run() as alone:
+            assert not alone
+        there.publish(0)
+        with gauge.run() as alone:
+            assert alone
+    finally:
+        os.close(fd)
+
+
+def test_a_process_not_started_by_the_supervisor_shares_nothing() -> None:
+    peers = Peers(0, 2, "name")
+    assert SharedRunCounts.from_env(None, {RUNS_FD_ENV: "3"}) is None
+    assert SharedRunCounts.from_env(peers, {}) is None
+
+
+class Recording:
+    """Stands in for the cut graph's runner, to see which rows take it."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+
+    def logits(self, ids: np.ndarray) -> np.ndarray:
+        self.shapes.append(ids.shape)
+        return np.zeros((ids.shape[0], 3), dtype=np.float32)
+
+
+def test_only_one_long_text_alone_takes_the_cut(bundles_root: Path) -> None:
+    model = open_session(bundles_root / "tiny-en" / "model.onnx", "fp32", RuntimeConfig("cpu"))
+    recording = Recording()
+    model.split, model.split_min_tokens = recording, 8  # type: ignore[assignment]
+    long_row, short_row = np.ones((1, 8), np.int64), np.ones((1, 7), np.int64)
+    model.logits(long_row)
+    model.logits(short_row)  # too short
+    model.logits(np.ones((2, 8), np.int64))  # a batch
+    with RUNS.run():  # another run in flight
+        model.logits(long_row)
+    assert recording.shapes == [(1, 8)]
+
+
+def test_sessions_cut_only_when_asked_and_a_second_cpu_exists(
+    bundles_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = bundles_root / "tiny-en" / "model.onnx"
+    asked = RuntimeConfig("cpu", split_min_tokens=32)
+    monkeypatch.setattr(session, "usable_cpus", lambda: 2)
+    opened = open_session(path, "fp32", asked)
+    assert opened.describe()["split_directions"] is True
+    assert opened.split_min_tokens == 32
+    assert open_session(path, "fp32", RuntimeConfig("cpu")).split is None  # not asked
+    fast = open_session(bundles_root / "tiny-en" / "fast.onnx", "fast", asked)
+    assert fast.split is None  # nothing to cut
+    monkeypatch.setattr(session, "usable_cpus", lambda: 1)
+    assert open_session(path, "fp32", asked).split is None  # no second CPU
+
+
+def test_a_cut_that_answers_differently_is_not_used(
+    bundles_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(DirectionSplit, "logits", lambda self, ids: np.zeros((1, 3), np.float32))
+    config = RuntimeConfig("cpu", split_min_tokens=1)
+    assert open_session(bundles_root / "tiny-en" / "model.onnx", "fp32", config).split is None
+
+
+def test_settings_turn_the_cut_off(bundles_root: Path) -> None:
+    from app.core.service import runtime_config
+    from tests.app.conftest import make_settings
+
+    assert runtime_config(make_settings(bundles_root)).split_min_tokens == 64
+    off = make_settings(bundles_root, split_directions=False)
+    assert runtime_config(off).split_min_tokens is None
