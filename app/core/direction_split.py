@@ -41,10 +41,10 @@ from model.runtime import CPU_PROVIDER, INPUT_NAME, OUTPUT_NAME
 log = logging.getLogger(__name__)
 
 RECURRENT_OPS = frozenset({"LSTM", "DynamicQuantizeLSTM"})
-# A part may carry this much of its own weights (the recurrences' matrices: ~0.6 MB for
-# sentiment-en). A graph that keeps its embedding inside its own file (sentiment-ko 2.0.x) would
-# copy it into each part (+76 MB measured), so such a graph is left whole.
-MAX_PART_BYTES = 4 << 20
+# A graph file this large keeps its weights inside itself (sentiment-ko 2.0.x: 23 MB; sentiment-en
+# keeps them in shared.weights and its graph files are 0.3-1.1 MB): each part would carry a copy
+# (+76 MB measured for sentiment-ko), so it is left whole, and not even read.
+MAX_GRAPH_BYTES = 4 << 20
 # external data of a graph loaded from bytes is looked up in this folder
 EXTERNAL_FOLDER = "session.model_external_initializers_file_folder_path"
 
@@ -93,6 +93,8 @@ def _independent(graph: onnx.GraphProto, recurrent: list[onnx.NodeProto], consum
 def cut_graph(path: Path) -> GraphCut | None:
     """The graph at `path` cut into two halves of its recurrences and a head, or None when it
     has fewer than two recurrences or they are not independent of each other."""
+    if path.stat().st_size > MAX_GRAPH_BYTES:
+        return None  # the weights live inside the graph file: each part would copy them
     model = onnx.shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
     graph = model.graph
     recurrent = [node for node in graph.node if node.op_type in RECURRENT_OPS]
@@ -112,14 +114,14 @@ def cut_graph(path: Path) -> GraphCut | None:
     if not set(head_inputs) <= _typed(model) | {INPUT_NAME}:
         return None  # the extractor needs each boundary tensor's type
     extract = utils.Extractor(model).extract_model
-    parts = (
-        extract([INPUT_NAME], list(first_outputs)).SerializeToString(),
-        extract([INPUT_NAME], second).SerializeToString(),
-        extract(head_inputs, [OUTPUT_NAME]).SerializeToString(),
+    return GraphCut(
+        first=extract([INPUT_NAME], list(first_outputs)).SerializeToString(),
+        second=extract([INPUT_NAME], second).SerializeToString(),
+        head=extract(head_inputs, [OUTPUT_NAME]).SerializeToString(),
+        first_outputs=first_outputs,
+        second_outputs=tuple(second),
+        head_takes_ids=head_takes_ids,
     )
-    if max(len(part) for part in parts) > MAX_PART_BYTES:
-        return None  # the weights live inside the graph file: each part would copy them
-    return GraphCut(*parts, first_outputs, tuple(second), head_takes_ids)
 
 
 class DirectionSplit:

@@ -63,46 +63,56 @@ class RuntimeConfig:
     intra_op_threads: int = 1
     inter_op_threads: int = 1
     spinning: bool = False
-    # one text of at least this many tokens, alone in the process, runs its two LSTM directions
-    # on two threads (app/core/direction_split.py); None = never
+    # a lone one-text batch of at least this many tokens runs its two LSTM directions on two
+    # threads (app/core/direction_split.py, RunGauge); None = never
     split_min_tokens: int | None = None
 
 
 class Siblings(Protocol):
-    """The other server processes' run counts (app/ops/shared_runs.py)."""
+    """The other server processes' batch counts (app/ops/shared_runs.py)."""
 
-    def publish(self, runs: int) -> None: ...
+    def publish(self, batches: int) -> None: ...
 
     def others_busy(self) -> bool: ...
 
 
 class RunGauge:
-    """How many graph runs are in flight in this process, across every session, and, with
-    `siblings`, in the other server processes: a text may take a second CPU for its other LSTM
-    direction only when no other run needs it."""
+    """Batches being scored in this process and, with `siblings`, in the other server
+    processes. A batch of one text that is the only one anywhere may take a second CPU for its
+    other LSTM direction (`may_split`, per thread: the batch thread that scores it asks). A
+    batch of several, or a second batch in flight, means the CPUs have other work: the event
+    loop's HTTP work under load, the other batch thread, another process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._runs = 0
+        self._batches = 0
+        self._local = threading.local()
         self.siblings: Siblings | None = None
 
     @contextmanager
-    def run(self) -> Iterator[bool]:
-        """Count one run for the duration; yields whether it is the only one."""
+    def batch(self, texts: int) -> Iterator[None]:
+        """Count one batch of `texts` texts while the calling thread scores it."""
         with self._lock:
-            self._runs += 1
-            alone = self._runs == 1
+            self._batches += 1
+            alone = self._batches == 1
             self._publish()
+        others = self.siblings is not None and self.siblings.others_busy()
+        self._local.may_split = texts == 1 and alone and not others
         try:
-            yield alone and not (self.siblings is not None and self.siblings.others_busy())
+            yield
         finally:
+            self._local.may_split = False
             with self._lock:
-                self._runs -= 1
+                self._batches -= 1
                 self._publish()
+
+    def may_split(self) -> bool:
+        """Whether the calling thread scores a lone one-text batch (False outside any batch)."""
+        return getattr(self._local, "may_split", False)
 
     def _publish(self) -> None:
         if self.siblings is not None:
-            self.siblings.publish(self._runs)
+            self.siblings.publish(self._batches)
 
 
 RUNS = RunGauge()
@@ -122,14 +132,13 @@ class OnnxSession:
 
     def logits(self, ids: np.ndarray) -> np.ndarray:
         """int64 ids [B, T] (0 = padding) -> float32 logits [B, C]."""
-        with RUNS.run() as alone:
-            if alone and self._splits(ids):
-                return self.split.logits(ids)  # type: ignore[union-attr]  # _splits checked it
-            return run_logits(self.session, ids)
+        if self.split is not None and self._splits(ids):
+            return self.split.logits(ids)
+        return run_logits(self.session, ids)
 
     def _splits(self, ids: np.ndarray) -> bool:
         one_row, long_enough = ids.shape[0] == 1, ids.shape[1] >= self.split_min_tokens
-        return self.split is not None and one_row and long_enough
+        return one_row and long_enough and RUNS.may_split()
 
     def describe(self) -> dict[str, object]:
         return {

@@ -25,6 +25,7 @@ from app.core.batcher import Batcher, BatchLimits, BatchStats
 from app.core.context import StageTimes
 from app.core.errors import PayloadTooLarge
 from app.core.scoring import Scorer, Scores
+from app.core.session import RUNS
 from app.core.waiting import Disconnected, gather_entries
 from model import Bundle
 from model.cascade import CascadeRule
@@ -268,9 +269,10 @@ class ModelWorker:
     def score_batch(self, jobs: list[Job]) -> list[Scored]:
         """The batch function: jobs -> one `Scored` per job, same order."""
         started = time.perf_counter()
-        encoded = self._encode_pending(jobs)
-        tokenize_s = time.perf_counter() - started
-        scores = self.scorer.score([e.ids for e in encoded], [j.full_model for j in jobs])
+        with RUNS.batch(len(jobs)):
+            encoded = self._encode_pending(jobs)
+            tokenize_s = time.perf_counter() - started
+            scores = self.scorer.score([e.ids for e in encoded], [j.full_model for j in jobs])
         if self._on_scores is not None:
             self._on_scores(scores)
         if self._on_predictions is not None:

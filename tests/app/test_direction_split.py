@@ -5,6 +5,7 @@ only for one long enough text while no other run is in flight."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,8 @@ def test_a_graph_without_recurrences_is_left_whole(bundles_root: Path) -> None:
 
 def test_a_graph_that_keeps_its_embedding_inside_is_left_whole() -> None:
     # sentiment-ko's four recurrences could be cut, but its 23 MB of weights are inside
-    # model.onnx, so each part would carry its own copy
+    # model.onnx, so each part would carry its own copy (a tiny graph of the same shape is cut:
+    # tiny-ko above)
     assert cut_graph(SHIPPED / "sentiment-ko" / "model.onnx") is None
 
 
@@ -121,29 +123,48 @@ def test_stacked_lstms_are_left_whole(tmp_path: Path) -> None:
     assert cut_graph(lstm_graph(tmp_path / "stacked.onnx", stacked=True)) is None
 
 
-def test_the_gauge_says_whether_a_run_is_alone() -> None:
-    with RUNS.run() as first, RUNS.run() as second:
-        assert (first, second) == (True, False)
-    with RUNS.run() as again:
-        assert again
+def test_only_a_lone_one_text_batch_may_split() -> None:
+    gauge = RunGauge()
+    assert not gauge.may_split()  # outside any batch (warm-up, parity checks)
+    with gauge.batch(1):
+        assert gauge.may_split()
+    with gauge.batch(2):
+        assert not gauge.may_split()
+    holding, done = threading.Event(), threading.Event()
+
+    def other_batch() -> None:
+        with gauge.batch(1):
+            holding.set()
+            done.wait(10)
+
+    other = threading.Thread(target=other_batch)
+    other.start()
+    try:
+        assert holding.wait(10)
+        with gauge.batch(1):  # the other thread's batch is still in flight
+            assert not gauge.may_split()
+    finally:
+        done.set()
+        other.join()
+    assert not gauge.may_split()
 
 
-def test_other_processes_runs_keep_a_text_whole() -> None:
+def test_other_processes_batches_keep_a_text_whole() -> None:
     fd = create_run_slots(2)
     try:
         here, there = SharedRunCounts(fd, 0, 2), SharedRunCounts(fd, 1, 2)
         gauge = RunGauge()
         gauge.siblings = here
-        with gauge.run() as alone:
-            assert alone
-            assert there.others_busy()  # the other process sees this run
+        with gauge.batch(1):
+            assert gauge.may_split()
+            assert there.others_busy()  # the other process sees this batch
         assert not there.others_busy()
         there.publish(1)
-        with gauge.run() as alone:
-            assert not alone
+        with gauge.batch(1):
+            assert not gauge.may_split()
         there.publish(0)
-        with gauge.run() as alone:
-            assert alone
+        with gauge.batch(1):
+            assert gauge.may_split()
     finally:
         os.close(fd)
 
@@ -165,15 +186,17 @@ class Recording:
         return np.zeros((ids.shape[0], 3), dtype=np.float32)
 
 
-def test_only_one_long_text_alone_takes_the_cut(bundles_root: Path) -> None:
+def test_only_one_long_text_in_a_lone_batch_takes_the_cut(bundles_root: Path) -> None:
     model = open_session(bundles_root / "tiny-en" / "model.onnx", "fp32", RuntimeConfig("cpu"))
     recording = Recording()
     model.split, model.split_min_tokens = recording, 8  # type: ignore[assignment]
     long_row, short_row = np.ones((1, 8), np.int64), np.ones((1, 7), np.int64)
-    model.logits(long_row)
-    model.logits(short_row)  # too short
-    model.logits(np.ones((2, 8), np.int64))  # a batch
-    with RUNS.run():  # another run in flight
+    model.logits(long_row)  # outside a batch
+    with RUNS.batch(1):
+        model.logits(long_row)
+        model.logits(short_row)  # too short
+        model.logits(np.ones((2, 8), np.int64))  # two rows
+    with RUNS.batch(3):  # one row left of a batch of three (say, after the cascade)
         model.logits(long_row)
     assert recording.shapes == [(1, 8)]
 
