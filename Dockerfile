@@ -25,9 +25,8 @@ RUN apt-get update \
 # configs, ONNX Runtime's Python tooling (transformers, quantization, tools: sessions parse models
 # in C++), numpy's build tools and C headers, type stubs (.pyi) and every test suite inside
 # site-packages. protobuf stays: the gRPC service (app/v2/proto stubs, grpc_health) needs it.
-# onnx stays for app/core/direction_split.py (load a graph, infer its types, extract parts), less
-# its backend test data (17 MB), reference evaluator and C++ sources; ml_dtypes, which onnx
-# imports, ships a 24 MB extension that is 1.9 MB without its debug sections.
+# tokenizers' and sentencex's Rust extensions lose 3.4 and 1 MB without their unneeded symbols
+# (their exported Python entry points stay; both checked to load and work stripped).
 # ONNX Runtime's wheel also ships its C API library (capi/libonnxruntime.so.*, 35 MB) for
 # programs that link it; the Python binding has the whole runtime inside and never loads it
 # (its NEEDED entries are libc, libstdc++ and friends; a serving process maps no
@@ -43,13 +42,10 @@ RUN python -m venv /opt/venv \
  && rm -rf "$site"/onnxruntime/transformers "$site"/onnxruntime/quantization \
       "$site"/onnxruntime/tools "$site"/numpy/f2py "$site"/numpy/distutils \
       "$site"/numpy/_core/include "$site"/onnxruntime/capi/libonnxruntime.so.* \
-      "$site"/onnx/backend "$site"/onnx/reference "$site"/onnx/tools "$site"/onnx/bin \
-      "$site"/onnx/fuzz "$site"/onnx/frontend \
- && find "$site"/onnx \( -name '*.h' -o -name '*.cc' -o -name '*.proto' \) -delete \
  && find /opt/venv -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} + \
  && find "$site" -name '*.pyi' -delete \
- && find "$site"/uvloop "$site"/httptools "$site"/ml_dtypes -name '*.so' \
-      -exec strip --strip-debug {} +
+ && find "$site"/uvloop "$site"/httptools -name '*.so' -exec strip --strip-debug {} + \
+ && find "$site"/tokenizers "$site"/sentencex -name '*.so' -exec strip --strip-unneeded {} +
 
 # cpu (the last stage, so the default target): the service, its venv and the bundled models; no
 # torch, no compilers, no pip. An unprivileged numeric user (Kubernetes' runAsNonRoot can check

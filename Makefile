@@ -29,7 +29,7 @@ $(VENV)/.dev: pyproject.toml constraints.txt
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.serve
 
-# The gRPC stubs in app/v2/proto are committed; regenerate them after editing the .proto. protoc
+# The gRPC stubs in app/v2/proto and the ONNX messages in app/core/proto are committed; regenerate them after editing the .proto. protoc
 # writes `import grpc_predict_v2_pb2`, a top-level import: sed makes it the package's.
 PROTO_DIR := app/v2/proto
 protos: $(VENV)/.dev
@@ -37,6 +37,8 @@ protos: $(VENV)/.dev
 	  --grpc_python_out=. grpc_predict_v2.proto
 	sed -i 's/^import grpc_predict_v2_pb2 as/from app.v2.proto import grpc_predict_v2_pb2 as/' \
 	  $(PROTO_DIR)/grpc_predict_v2_pb2_grpc.py
+	cd app/core/proto && $(abspath $(PY)) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. \
+	  onnx_graph.proto
 
 # Regenerate constraints.txt from a fresh venv: the lock must hold the CPU torch build and no
 # nvidia-*/CUDA package (the local label `+cpu` is dropped so the pin also matches PyPI's spelling).

@@ -3,7 +3,7 @@ then cached), and the data folder, which only the tests that read data need.
 
 `pytest -m unit` (make test-unit) is the tier that needs neither torch nor ../shared/data: it
 collects only the modules that mark themselves `pytestmark = pytest.mark.unit` (or mark a test
-so), and hides torch and the data folder, so a test that needs them fails there instead of
+so), and hides torch, onnx and the data folder, so a test that needs them fails there instead of
 passing on a machine that happens to have them."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests import factories
 from tests.factories import fixture_bundles, require_data, tiny_bundles
 
 UNIT = "unit"
-HIDDEN_IN_UNIT = ("torch",)  # the `train` extra; the unit tier runs with `serve` alone
+HIDDEN_IN_UNIT = ("torch", "onnx")  # the `train` extra; the unit tier runs with `serve` alone
 
 
 def _unit_tier(config: pytest.Config) -> bool:

@@ -26,16 +26,15 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import utils
 
+from app.core.proto import onnx_graph_pb2 as pb
 from model.runtime import CPU_PROVIDER, INPUT_NAME, OUTPUT_NAME
 
 log = logging.getLogger(__name__)
@@ -47,25 +46,14 @@ RECURRENT_OPS = frozenset({"LSTM", "DynamicQuantizeLSTM"})
 MAX_GRAPH_BYTES = 4 << 20
 # external data of a graph loaded from bytes is looked up in this folder
 EXTERNAL_FOLDER = "session.model_external_initializers_file_folder_path"
+SUBGRAPH_ATTRIBUTES = frozenset({pb.AttributeProto.GRAPH, pb.AttributeProto.GRAPHS})
 
 
-@dataclass(frozen=True)
-class GraphCut:
-    """The three serialized parts and the tensors that flow between them."""
-
-    first: bytes
-    second: bytes
-    head: bytes
-    first_outputs: tuple[str, ...]  # its recurrences' outputs, then the other tensors cut
-    second_outputs: tuple[str, ...]
-    head_takes_ids: bool  # a node after the recurrences reads the ids themselves
-
-
-def _used_outputs(node: onnx.NodeProto, consumed: set[str]) -> list[str]:
+def _used_outputs(node: pb.NodeProto, consumed: set[str]) -> list[str]:
     return [name for name in node.output if name and name in consumed]
 
 
-def _downstream(graph: onnx.GraphProto, sources: set[str]) -> tuple[set[str], list[onnx.NodeProto]]:
+def _downstream(graph: pb.GraphProto, sources: set[str]) -> tuple[set[str], list[pb.NodeProto]]:
     """Tensors computed from `sources` (themselves included), and the nodes that compute them.
     ONNX keeps nodes in topological order, so one pass sees every producer before its users."""
     reached, nodes = set(sources), []
@@ -76,12 +64,7 @@ def _downstream(graph: onnx.GraphProto, sources: set[str]) -> tuple[set[str], li
     return reached, nodes
 
 
-def _typed(model: onnx.ModelProto) -> set[str]:
-    graph = model.graph
-    return {v.name for v in [*graph.value_info, *graph.input, *graph.output]}
-
-
-def _independent(graph: onnx.GraphProto, recurrent: list[onnx.NodeProto], consumed: set) -> bool:
+def _independent(graph: pb.GraphProto, recurrent: list[pb.NodeProto], consumed: set) -> bool:
     """No recurrence reads what another one computes (stacked layers do)."""
     for node in recurrent:
         reach, _ = _downstream(graph, set(_used_outputs(node, consumed)))
@@ -90,13 +73,85 @@ def _independent(graph: onnx.GraphProto, recurrent: list[onnx.NodeProto], consum
     return True
 
 
+def _ancestors(graph: pb.GraphProto, outputs: Iterable[str], stop: set[str]) -> list[pb.NodeProto]:
+    """The nodes that compute `outputs` from `stop` and the initializers, in graph order."""
+    producer = {name: i for i, node in enumerate(graph.node) for name in node.output if name}
+    wanted: set[int] = set()
+    stack, seen = list(outputs), set(stop)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        index = producer.get(name)
+        if index is not None:
+            wanted.add(index)
+            stack.extend(name for name in graph.node[index].input if name)
+    return [graph.node[i] for i in sorted(wanted)]
+
+
+def typed_input(arg: ort.NodeArg) -> pb.ValueInfoProto:
+    """A graph input of the type and shape ONNX Runtime gives a tensor (type 'tensor(float)',
+    shape [None, 'batch', 128]). The shape matters: without it the head's graph is optimised
+    differently and its logits move in the last bits."""
+    element = arg.type.removeprefix("tensor(").removesuffix(")").upper()
+    dims = [
+        pb.TensorShapeProto.Dimension(dim_value=d)
+        if isinstance(d, int)
+        else pb.TensorShapeProto.Dimension(dim_param=d)
+        if isinstance(d, str)
+        else pb.TensorShapeProto.Dimension()
+        for d in arg.shape
+    ]
+    tensor = pb.TypeProto.Tensor(
+        elem_type=pb.TensorProto.DataType.Value(element), shape=pb.TensorShapeProto(dim=dims)
+    )
+    return pb.ValueInfoProto(name=arg.name, type=pb.TypeProto(tensor_type=tensor))
+
+
+@dataclass(frozen=True)
+class GraphCut:
+    """Where a graph is cut: its recurrences in two halves, the other tensors the head needs."""
+
+    model: pb.ModelProto
+    first_outputs: tuple[str, ...]  # its recurrences' outputs, then the other tensors cut
+    second_outputs: tuple[str, ...]
+    head_takes_ids: bool  # a node after the recurrences reads the ids themselves
+
+    @property
+    def ids(self) -> pb.ValueInfoProto:
+        return next(v for v in self.model.graph.input if v.name == INPUT_NAME)
+
+    def part(self, inputs: list[pb.ValueInfoProto], outputs: Iterable[str]) -> bytes:
+        """The serialized graph from `inputs` to `outputs`: the original nodes and weights
+        (large ones stay references to the bundle's weight file); output types are left to
+        ONNX Runtime, which infers them."""
+        graph, outputs = self.model.graph, list(outputs)
+        nodes = _ancestors(graph, outputs, {v.name for v in inputs})
+        used = {name for node in nodes for name in node.input}
+        part = pb.ModelProto()
+        part.CopyFrom(self.model)
+        part.ClearField("graph")
+        part.graph.name = f"{graph.name} (part)"
+        part.graph.node.extend(nodes)
+        part.graph.initializer.extend(t for t in graph.initializer if t.name in used)
+        part.graph.input.extend(inputs)
+        part.graph.output.extend(pb.ValueInfoProto(name=name) for name in outputs)
+        return part.SerializeToString()
+
+
 def cut_graph(path: Path) -> GraphCut | None:
-    """The graph at `path` cut into two halves of its recurrences and a head, or None when it
-    has fewer than two recurrences or they are not independent of each other."""
+    """Where the graph at `path` is cut into two halves of its recurrences and a head, or None
+    when it has fewer than two recurrences, they are not independent of each other, or the
+    graph is of a shape this does not reason about (weights inside, nested graphs)."""
     if path.stat().st_size > MAX_GRAPH_BYTES:
         return None  # the weights live inside the graph file: each part would copy them
-    model = onnx.shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
+    model = pb.ModelProto()
+    model.ParseFromString(path.read_bytes())
     graph = model.graph
+    nested = any(a.type in SUBGRAPH_ATTRIBUTES for node in graph.node for a in node.attribute)
+    if nested or graph.sparse_initializer or INPUT_NAME not in {v.name for v in graph.input}:
+        return None
     recurrent = [node for node in graph.node if node.op_type in RECURRENT_OPS]
     consumed = {name for node in graph.node for name in node.input}
     if len(recurrent) < 2 or not _independent(graph, recurrent, consumed):
@@ -109,19 +164,7 @@ def cut_graph(path: Path) -> GraphCut | None:
         {name for node in after for name in node.input} - reached - constants - {"", INPUT_NAME}
     )
     head_takes_ids = any(INPUT_NAME in node.input for node in after)
-    first_outputs = (*first, *cut)
-    head_inputs = [*first_outputs, *second, *([INPUT_NAME] if head_takes_ids else [])]
-    if not set(head_inputs) <= _typed(model) | {INPUT_NAME}:
-        return None  # the extractor needs each boundary tensor's type
-    extract = utils.Extractor(model).extract_model
-    return GraphCut(
-        first=extract([INPUT_NAME], list(first_outputs)).SerializeToString(),
-        second=extract([INPUT_NAME], second).SerializeToString(),
-        head=extract(head_inputs, [OUTPUT_NAME]).SerializeToString(),
-        first_outputs=first_outputs,
-        second_outputs=tuple(second),
-        head_takes_ids=head_takes_ids,
-    )
+    return GraphCut(model, (*first, *cut), tuple(second), head_takes_ids)
 
 
 class DirectionSplit:
@@ -139,12 +182,18 @@ class DirectionSplit:
         cut = cut_graph(path)
         if cut is None:
             return None
-        sessions = []
-        for part in (cut.first, cut.second, cut.head):
+
+        def session(part: bytes) -> ort.InferenceSession:
             part_options = options()
             part_options.add_session_config_entry(EXTERNAL_FOLDER, str(path.parent))
-            sessions.append(ort.InferenceSession(part, part_options, providers=[CPU_PROVIDER]))
-        return cls(cut, sessions)
+            return ort.InferenceSession(part, part_options, providers=[CPU_PROVIDER])
+
+        first = session(cut.part([cut.ids], cut.first_outputs))
+        second = session(cut.part([cut.ids], cut.second_outputs))
+        head_inputs = [typed_input(out) for part in (first, second) for out in part.get_outputs()]
+        head_inputs += [cut.ids] if cut.head_takes_ids else []
+        head = session(cut.part(head_inputs, [OUTPUT_NAME]))
+        return cls(cut, [first, second, head])
 
     def logits(self, ids: np.ndarray) -> np.ndarray:
         """int64 ids [B, T] -> float32 logits [B, C], the two directions on two threads."""

@@ -9,12 +9,11 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from app.core import session
 from app.core.direction_split import DirectionSplit, cut_graph
+from app.core.proto import onnx_graph_pb2 as pb
 from app.core.session import RUNS, RunGauge, RuntimeConfig, open_session
 from app.ops.peers import Peers
 from app.ops.shared_runs import RUNS_FD_ENV, SharedRunCounts, create_run_slots
@@ -73,40 +72,56 @@ def test_a_graph_that_keeps_its_embedding_inside_is_left_whole() -> None:
     assert cut_graph(SHIPPED / "sentiment-ko" / "model.onnx") is None
 
 
+def tensor(name: str, values: np.ndarray) -> pb.TensorProto:
+    kind = pb.TensorProto.FLOAT if values.dtype == np.float32 else pb.TensorProto.INT64
+    return pb.TensorProto(name=name, dims=values.shape, data_type=kind, raw_data=values.tobytes())
+
+
+def node(op: str, inputs: list[str], outputs: list[str], **ints: int | list[int]) -> pb.NodeProto:
+    attributes = [
+        pb.AttributeProto(name=k, type=pb.AttributeProto.INTS, ints=v)
+        if isinstance(v, list)
+        else pb.AttributeProto(name=k, type=pb.AttributeProto.INT, i=v)
+        for k, v in ints.items()
+    ]
+    return pb.NodeProto(op_type=op, input=inputs, output=outputs, attribute=attributes)
+
+
 def lstm_graph(path: Path, stacked: bool) -> Path:
     """Two LSTMs over one input: side by side (two directions), or the second reading the
     first's output (two stacked layers, which cannot run at once)."""
     rng = np.random.default_rng(0)
     weights = [  # W and R: [directions, 4 x hidden, input or hidden], both 4 wide here
-        numpy_helper.from_array(rng.normal(size=(1, 16, 4)).astype(np.float32), name)
+        tensor(name, rng.normal(size=(1, 16, 4)).astype(np.float32))
         for name in ("w1", "r1", "w2", "r2")
+    ]
+    constants = [
+        tensor(name, np.array([axis], dtype=np.int64))
+        for name, axis in (("axes", 2), ("one", 1), ("reduce", 0))
     ]
     second_input = "y1s" if stacked else "x4"
     nodes = [
-        helper.make_node("Cast", ["input_ids"], ["x_int"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["x_int", "axes"], ["x3"]),
-        helper.make_node("Transpose", ["x3"], ["x"], perm=[1, 0, 2]),
-        helper.make_node("Concat", ["x", "x", "x", "x"], ["x4"], axis=2),
-        helper.make_node("LSTM", ["x4", "w1", "r1"], ["y1", "h1"], hidden_size=4),
-        helper.make_node("Squeeze", ["y1", "one"], ["y1s"]),
-        helper.make_node("LSTM", [second_input, "w2", "r2"], ["y2", "h2"], hidden_size=4),
-        helper.make_node("Concat", ["h1", "h2"], ["h"], axis=2),
-        helper.make_node("ReduceSum", ["h", "reduce"], ["logits"], keepdims=0),
+        node("Cast", ["input_ids"], ["x_int"], to=pb.TensorProto.FLOAT),
+        node("Unsqueeze", ["x_int", "axes"], ["x3"]),
+        node("Transpose", ["x3"], ["x"], perm=[1, 0, 2]),
+        node("Concat", ["x", "x", "x", "x"], ["x4"], axis=2),
+        node("LSTM", ["x4", "w1", "r1"], ["y1", "h1"], hidden_size=4),
+        node("Squeeze", ["y1", "one"], ["y1s"]),
+        node("LSTM", [second_input, "w2", "r2"], ["y2", "h2"], hidden_size=4),
+        node("Concat", ["h1", "h2"], ["h"], axis=2),
+        node("ReduceSum", ["h", "reduce"], ["logits"], keepdims=0),
     ]
-    constants = [
-        numpy_helper.from_array(np.array([2], dtype=np.int64), "axes"),
-        numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
-        numpy_helper.from_array(np.array([0], dtype=np.int64), "reduce"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "two-lstms",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "time"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)],
-        weights + constants,
+    ids_type = pb.TypeProto(tensor_type=pb.TypeProto.Tensor(elem_type=pb.TensorProto.INT64))
+    graph = pb.GraphProto(
+        name="two-lstms",
+        node=nodes,
+        initializer=weights + constants,
+        input=[pb.ValueInfoProto(name="input_ids", type=ids_type)],
+        output=[pb.ValueInfoProto(name="logits")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.save(model, path)
+    opset = pb.OperatorSetIdProto(domain="", version=17)
+    model = pb.ModelProto(ir_version=8, graph=graph, opset_import=[opset])
+    path.write_bytes(model.SerializeToString())
     return path
 
 

@@ -15,8 +15,7 @@ pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 SERVING_EXTRAS = ("api", "serve", "gpu")
-# onnx is not among them: the service reads graphs with it (app/core/direction_split.py)
-TRAINING_ONLY = {"torch", "torchvision", "matplotlib", "tqdm", "transformers"}
+TRAINING_ONLY = {"torch", "torchvision", "onnx", "matplotlib", "tqdm", "transformers"}
 
 
 def requirements(extra: str) -> list[Requirement]:
