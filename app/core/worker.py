@@ -222,7 +222,8 @@ class ModelWorker:
         """Count a request that uses this worker: a replaced worker stops once none does."""
         self.in_flight += 1
         try:
-            yield
+            with RUNS.request():
+                yield
         finally:
             self.in_flight -= 1
 

@@ -1,7 +1,7 @@
-"""How many batches each server process is scoring, in memory the processes share.
+"""How many requests each server process is scoring, in memory the processes share.
 
 One text may take a second CPU for its other LSTM direction only when nothing else is running
-(`app.core.session.RunGauge`). Within a process the gauge counts its own batches; with
+(`app.core.session.RunGauge`). Within a process the gauge counts its own requests; with
 `SENTIMENT_PROCESSES` > 1 the other processes' runs use the same CPUs, so each process also
 writes its count to its own slot of an anonymous shared file that the supervisor creates and
 every child inherits, and reads the others' slots. Without this, two processes at 4 callers
@@ -32,7 +32,7 @@ def create_run_slots(count: int) -> int:
 
 
 class SharedRunCounts:
-    """This process's slot, written on every change of its batch count, and the others'."""
+    """This process's slot, written on every change of its request count, and the others'."""
 
     def __init__(self, fd: int, index: int, count: int) -> None:
         self._slots = mmap.mmap(fd, SLOT.size * count)
@@ -49,8 +49,8 @@ class SharedRunCounts:
             return None
         return cls(int(fd), peers.index, peers.count)
 
-    def publish(self, batches: int) -> None:
-        SLOT.pack_into(self._slots, self._index * SLOT.size, batches)
+    def publish(self, requests: int) -> None:
+        SLOT.pack_into(self._slots, self._index * SLOT.size, requests)
 
     def others_busy(self) -> bool:
         return any(SLOT.unpack_from(self._slots, offset)[0] for offset in self._others)

@@ -5,7 +5,6 @@ only for one long enough text while no other run is in flight."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -138,47 +137,37 @@ def test_stacked_lstms_are_left_whole(tmp_path: Path) -> None:
     assert cut_graph(lstm_graph(tmp_path / "stacked.onnx", stacked=True)) is None
 
 
-def test_only_a_lone_one_text_batch_may_split() -> None:
+def test_only_a_one_text_batch_of_the_only_request_may_split() -> None:
     gauge = RunGauge()
     assert not gauge.may_split()  # outside any batch (warm-up, parity checks)
-    with gauge.batch(1):
-        assert gauge.may_split()
-    with gauge.batch(2):
-        assert not gauge.may_split()
-    holding, done = threading.Event(), threading.Event()
-
-    def other_batch() -> None:
+    with gauge.request():
         with gauge.batch(1):
-            holding.set()
-            done.wait(10)
-
-    other = threading.Thread(target=other_batch)
-    other.start()
-    try:
-        assert holding.wait(10)
-        with gauge.batch(1):  # the other thread's batch is still in flight
+            assert gauge.may_split()
+        assert not gauge.may_split()  # the batch is over
+        with gauge.batch(2):
             assert not gauge.may_split()
-    finally:
-        done.set()
-        other.join()
-    assert not gauge.may_split()
+        with gauge.request(), gauge.batch(1):  # a second request in flight
+            assert not gauge.may_split()
+    with gauge.batch(1):  # a batch outside any request (bulk scoring)
+        assert gauge.may_split()
 
 
-def test_other_processes_batches_keep_a_text_whole() -> None:
+def test_other_processes_requests_keep_a_text_whole() -> None:
     fd = create_run_slots(2)
     try:
         here, there = SharedRunCounts(fd, 0, 2), SharedRunCounts(fd, 1, 2)
         gauge = RunGauge()
         gauge.siblings = here
-        with gauge.batch(1):
-            assert gauge.may_split()
-            assert there.others_busy()  # the other process sees this batch
+        with gauge.request():
+            assert there.others_busy()  # the other process sees this request
+            with gauge.batch(1):
+                assert gauge.may_split()
         assert not there.others_busy()
         there.publish(1)
-        with gauge.batch(1):
+        with gauge.request(), gauge.batch(1):
             assert not gauge.may_split()
         there.publish(0)
-        with gauge.batch(1):
+        with gauge.request(), gauge.batch(1):
             assert gauge.may_split()
     finally:
         os.close(fd)
