@@ -111,7 +111,9 @@ class Service:
         self.load_finished = asyncio.Event()  # set when loading ended, well or not
         self._loader: asyncio.Task[None] | None = None
         self.router = LanguageRouter()
-        metrics.watch_service(self.queue_depths, settings.max_queue, lambda: self.ready)
+        metrics.watch_service(
+            self.queue_depths, settings.max_queue, lambda: self.ready, self.split_runs
+        )
         metrics.watch_baselines(self.baselines)
 
     @property
@@ -214,6 +216,12 @@ class Service:
         if self.registry is None:
             return {}
         return {n: m.batcher.depth for n, m in self.registry.models.items()}
+
+    def split_runs(self) -> dict[str, int]:
+        """Texts each model answered with its LSTM directions on two CPUs (since it was loaded)."""
+        if self.registry is None:
+            return {}
+        return {n: m.scorer.full.split_runs for n, m in self.registry.models.items()}
 
     def baselines(self) -> dict[str, dict]:
         """Each served model's manifest baseline (read at scrape time: follows model control)."""

@@ -135,10 +135,12 @@ class OnnxSession:
     inter_op_threads: int
     split: DirectionSplit | None = None
     split_min_tokens: int = 0
+    split_runs: int = 0  # texts that took the cut graph (one at a time: no lock needed)
 
     def logits(self, ids: np.ndarray) -> np.ndarray:
         """int64 ids [B, T] (0 = padding) -> float32 logits [B, C]."""
         if self.split is not None and self._splits(ids):
+            self.split_runs += 1
             return self.split.logits(ids)
         return run_logits(self.session, ids)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.core.batcher import BatchStats
@@ -47,16 +47,22 @@ TOKEN_BUCKETS = (16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768)
 
 
 class ServiceStateCollector(Collector):
-    """Read at scrape time: each model's queue depth and capacity, and readiness."""
+    """Read at scrape time: each model's queue depth and capacity, readiness, and how many texts
+    each model answered with its LSTM directions on two CPUs."""
 
     def __init__(
-        self, depths: Callable[[], dict[str, int]], capacity: int, ready: Callable[[], bool]
+        self,
+        depths: Callable[[], dict[str, int]],
+        capacity: int,
+        ready: Callable[[], bool],
+        splits: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self._depths = depths
         self._capacity = capacity
         self._ready = ready
+        self._splits = splits
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         depth = GaugeMetricFamily(
             "sentiment_queue_depth", "Texts waiting in each model's batch queue", labels=["model"]
         )
@@ -75,6 +81,16 @@ class ServiceStateCollector(Collector):
             "1 while /ready answers 200; 0 while loading, draining or after a failed load",
             value=1.0 if self._ready() else 0.0,
         )
+        if self._splits is not None:
+            split = CounterMetricFamily(
+                "sentiment_split_direction_runs",
+                "Texts answered with the BiLSTM's two directions on two CPUs (one text alone; "
+                "SENTIMENT_SPLIT_DIRECTIONS), since the model was loaded",
+                labels=["model"],
+            )
+            for model, runs in self._splits().items():
+                split.add_metric([model], runs)
+            yield split
 
 
 class Metrics:
@@ -154,9 +170,13 @@ class Metrics:
             self.model_info.remove(*labels)
 
     def watch_service(
-        self, depths: Callable[[], dict[str, int]], capacity: int, ready: Callable[[], bool]
+        self,
+        depths: Callable[[], dict[str, int]],
+        capacity: int,
+        ready: Callable[[], bool],
+        splits: Callable[[], dict[str, int]] | None = None,
     ) -> None:
-        self.registry.register(ServiceStateCollector(depths, capacity, ready))
+        self.registry.register(ServiceStateCollector(depths, capacity, ready, splits))
 
     def _child(self, metric: Counter | Histogram, *labels: str) -> object:
         key = (id(metric), *labels)

@@ -203,6 +203,7 @@ def test_only_one_long_text_in_a_lone_batch_takes_the_cut(bundles_root: Path) ->
     with RUNS.batch(3):  # one row left of a batch of three (say, after the cascade)
         model.logits(long_row)
     assert recording.shapes == [(1, 8)]
+    assert model.split_runs == 1  # what sentiment_split_direction_runs_total reports
 
 
 def test_sessions_cut_only_when_asked_and_a_second_cpu_exists(
@@ -237,3 +238,20 @@ def test_settings_turn_the_cut_off(bundles_root: Path) -> None:
     assert runtime_config(make_settings(bundles_root)).split_min_tokens == 64
     off = make_settings(bundles_root, split_directions=False)
     assert runtime_config(off).split_min_tokens is None
+
+
+@pytest.mark.anyio
+async def test_one_long_text_through_the_service_takes_the_cut_and_is_counted(
+    bundles_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.main import create_app
+    from tests.app.conftest import make_settings, serving
+
+    monkeypatch.setattr(session, "usable_cpus", lambda: 2)
+    app = create_app(make_settings(bundles_root))
+    async with serving(app) as client:
+        for text in (TEXTS[3], TEXTS[1]):  # 96 tokens (cut), then 5 (too short)
+            reply = await client.post("/predict", json={"text": text, "full_model": True})
+            assert reply.status_code == 200, reply.text
+        page = (await client.get("/metrics")).text
+    assert 'sentiment_split_direction_runs_total{model="tiny-en"} 1.0' in page

@@ -58,3 +58,12 @@ def test_queue_depth_capacity_and_readiness_are_read_at_scrape_time() -> None:
     assert b'sentiment_queue_depth{model="m"} 7.0' in text
     assert b'sentiment_queue_capacity{model="m"} 64.0' in text
     assert b"sentiment_ready 1.0" in text
+
+
+def test_split_direction_runs_are_read_at_scrape_time() -> None:
+    metrics = Metrics()
+    runs = {"m": 0}
+    metrics.watch_service(dict, 64, lambda: True, lambda: dict(runs))
+    assert b'sentiment_split_direction_runs_total{model="m"} 0.0' in metrics.render()
+    runs["m"] = 3
+    assert b'sentiment_split_direction_runs_total{model="m"} 3.0' in metrics.render()
