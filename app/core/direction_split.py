@@ -15,7 +15,7 @@ in three at load time, from the bundle's own file, so every bundle gets it witho
 The two parts run on two threads (ORT releases the GIL), then the head. Every node is the
 original graph's node with the original inputs, so the logits are bit-identical (checked at
 load, and in tests). A graph of another shape (fewer than two recurrences, one reading
-another's output as stacked layers do, a boundary tensor of unknown type) is not cut:
+another's output as stacked layers do, nested graphs, sparse weights) is not cut:
 `cut_graph` returns None. So is a graph whose large weights are inside its own file, since
 each part would carry a copy: the parts read the large initializers from the bundle's weight
 file (`shared.weights`), as the whole graph's session does, so they add ~2 MB per graph, not
@@ -171,7 +171,10 @@ class DirectionSplit:
     """The three parts' sessions and the thread that runs the second part."""
 
     def __init__(self, cut: GraphCut, sessions: list[ort.InferenceSession]) -> None:
-        self._cut = cut
+        # the tensor names only: the parsed graph (~1 MB) is not kept once the parts are built
+        self._first_outputs = list(cut.first_outputs)
+        self._second_outputs = list(cut.second_outputs)
+        self._head_takes_ids = cut.head_takes_ids
         self._first, self._second, self._head = sessions
         self._helper = ThreadPoolExecutor(1, thread_name_prefix="second-direction")
         weakref.finalize(self, self._helper.shutdown, wait=False)
@@ -198,13 +201,13 @@ class DirectionSplit:
     def logits(self, ids: np.ndarray) -> np.ndarray:
         """int64 ids [B, T] -> float32 logits [B, C], the two directions on two threads."""
         feed = {INPUT_NAME: ids}
-        second = self._helper.submit(self._second.run, list(self._cut.second_outputs), feed)
+        second = self._helper.submit(self._second.run, self._second_outputs, feed)
         try:
-            first = self._first.run(list(self._cut.first_outputs), feed)
+            first = self._first.run(self._first_outputs, feed)
         finally:
             second_values = second.result()  # never leave the helper running past here
-        head_feed = dict(zip(self._cut.first_outputs, first, strict=True))
-        head_feed.update(zip(self._cut.second_outputs, second_values, strict=True))
-        if self._cut.head_takes_ids:
+        head_feed = dict(zip(self._first_outputs, first, strict=True))
+        head_feed.update(zip(self._second_outputs, second_values, strict=True))
+        if self._head_takes_ids:
             head_feed[INPUT_NAME] = ids
         return self._head.run([OUTPUT_NAME], head_feed)[0]
