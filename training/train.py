@@ -19,12 +19,14 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from model.text import TextEncoder
 from training import checkpoint, distributed
 from training.batching import bucketed_batches, make_batches, shard
 from training.checkpoint import Progress
 from training.config import TrainConfig
 from training.data import LabelledTexts
 from training.distributed import Placement
+from training.embedding_seed import seeded_rows
 from training.losses import allowed_mask, masked_cross_entropy, student_loss
 from training.mix import balanced_weights, fit_mix, member_logits, mixed
 from training.models import ModelSpec, SentimentClassifier
@@ -117,7 +119,27 @@ class Trainer:
         if self.model.token_chars.size(0) > 1:  # character n-grams or character members
             table = token_characters(encoder.tokenizer, self.model.spec.char_width)
             self.model.token_chars.copy_(torch.tensor(table, dtype=torch.int32))
+        if self.config.embedding_seed:
+            self._seed_embeddings(encoder)
         self.model.to(self.placement.device)
+
+    def _seed_embeddings(self, encoder: TextEncoder) -> None:
+        """Start each recurrent member's token embedding from the encoder's vectors (a resumed
+        run then loads its own weights over them)."""
+        rows = seeded_rows(encoder.tokenizer, self.config.embedding_seed, self.config.embed_dim)
+        with torch.no_grad():
+            for member in self.model.recurrent or []:
+                member.embedding.weight[torch.from_numpy(rows.ids)] = torch.from_numpy(rows.vectors)
+        self.progress.embedding_seed = {
+            "encoder": self.config.embedding_seed,
+            "coverage": round(rows.coverage, 4),
+        }
+        log.info(
+            "embedding: %.1f%% of %d tokens start from %s",
+            100 * rows.coverage,
+            rows.vocab_size,
+            self.config.embedding_seed,
+        )
 
     def _build_optimiser(self) -> None:
         """AdamW and its schedule for the member being trained (each member starts afresh)."""
