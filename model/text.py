@@ -18,6 +18,7 @@ from tokenizers import Encoding, Tokenizer
 
 from model.bundle import Truncation
 from model.lean_tokenizer import lean_tokenizer
+from model.windows import MARGIN_TOKENS, cut
 
 # Which tokens a text over max_length keeps: the bundle's head and tail (None, the default),
 # "left" cuts the left side (keeps the last max_length), "right" cuts the right side (keeps the
@@ -36,7 +37,9 @@ class EncodedText:
 
     `ids` is never empty: a text whose normalised form holds no token becomes a single [UNK], so
     every row reaching the model has a length of at least one. Tokens and offsets are sliced
-    from the Rust encoding only when asked for, since `/predict` needs only the ids.
+    from the Rust encoding only when asked for, since `/predict` needs only the ids. A text
+    encoded from its head and tail windows (`scoring_encodings`) has no encoding either: its ids
+    are exact, `full_length` is a lower bound over max_length, and it is only ever scored.
     """
 
     ids: list[int]
@@ -130,6 +133,45 @@ class TextEncoder:
     ) -> list[EncodedText]:
         """Encode many texts; the Rust tokenizer spreads them over its own threads."""
         return [self.truncate(e, direction) for e in self.raw_encodings(texts)]
+
+    def scoring_encodings(
+        self, texts: Sequence[str], directions: Sequence[Direction | None]
+    ) -> list[EncodedText]:
+        """Truncated ids for scoring, in input order: a text long enough is tokenized as a head
+        and a tail window (`model.windows`; the same ids, no tokens or offsets), the others
+        whole, in one `encode_batch` call for all the pieces."""
+        plans = [self._windows(t, d) for t, d in zip(texts, directions, strict=True)]
+        pieces = [p for text, plan in zip(texts, plans, strict=True) for p in plan or [text]]
+        encodings = iter(self.raw_encodings(pieces))
+        encoded = []
+        for text, plan, direction in zip(texts, plans, directions, strict=True):
+            if plan is None:
+                encoded.append(self.truncate(next(encodings), direction))
+                continue
+            windowed = self._joined(next(encodings), next(encodings), direction)
+            encoded.append(windowed or self.encode(text, direction))
+        return encoded
+
+    def _windows(self, text: str, direction: Direction | None) -> tuple[str, str] | None:
+        head = self.head_tokens(direction)
+        windows = cut(text, head, self.truncation.max_length - head)
+        return None if windows is None else (text[: windows.head_end], text[windows.tail_start :])
+
+    def _joined(
+        self, head_part: Encoding, tail_part: Encoding, direction: Direction | None
+    ) -> EncodedText | None:
+        """The kept ids from the two windows, or None when either holds too few tokens to
+        leave its margin unused (the text is then tokenized whole)."""
+        head = self.head_tokens(direction)
+        tail = self.truncation.max_length - head
+        margin = MARGIN_TOKENS
+        if (head and len(head_part.ids) < head + margin) or (
+            tail and len(tail_part.ids) < tail + margin
+        ):
+            return None
+        ids = head_part.ids[:head] + (tail_part.ids[-tail:] if tail else [])
+        # a lower bound of the whole text's count: above max_length, so `truncated` holds
+        return EncodedText(ids, len(head_part.ids) + len(tail_part.ids), None, head)
 
     def ids_only(self, texts: Sequence[str]) -> list[list[int]]:
         """Just the truncated ids, the cheap path for training data."""

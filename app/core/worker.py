@@ -256,15 +256,14 @@ class ModelWorker:
 
     def _encode_pending(self, jobs: list[Job]) -> list[EncodedText]:
         """Tokenize the raw texts in one `encode_batch` call: one release of the GIL for all of
-        them. Encoding one by one would re-take the GIL after each text, and each time wait for
-        the event loop to yield it (up to the 5 ms switch interval)."""
+        them (a long text as its head and tail windows: the same ids, `model.windows`).
+        Encoding one by one would re-take the GIL after each text, and each time wait for the
+        event loop to yield it (up to the 5 ms switch interval)."""
         raw = [j for j in jobs if isinstance(j.text, str)]
         if not raw:
             return [j.text for j in jobs]  # type: ignore[misc]
         texts: list[str] = [j.text for j in raw]  # type: ignore[misc]
-        encodings = self.encoder.raw_encodings(texts)
-        pairs = zip(encodings, raw, strict=True)
-        fresh = iter([self.encoder.truncate(e, j.direction) for e, j in pairs])
+        fresh = iter(self.encoder.scoring_encodings(texts, [j.direction for j in raw]))
         return [next(fresh) if isinstance(j.text, str) else j.text for j in jobs]
 
     def score_batch(self, jobs: list[Job]) -> list[Scored]:
