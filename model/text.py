@@ -18,7 +18,7 @@ from tokenizers import Encoding, Tokenizer
 
 from model.bundle import Truncation
 from model.lean_tokenizer import lean_tokenizer
-from model.windows import MARGIN_TOKENS, cut
+from model.windows import cut, filled
 
 # Which tokens a text over max_length keeps: the bundle's head and tail (None, the default),
 # "left" cuts the left side (keeps the last max_length), "right" cuts the right side (keeps the
@@ -94,14 +94,19 @@ class TextEncoder:
             return self.truncation.head_tokens
         return 0 if direction == "left" else self.truncation.max_length
 
+    def sides(self, direction: Direction | None) -> tuple[int, int]:
+        """(tokens kept from the start, tokens kept from the end) of a text over max_length."""
+        head = self.head_tokens(direction)
+        return head, self.truncation.max_length - head
+
     def truncate(self, encoding: Encoding, direction: Direction | None = None) -> EncodedText:
         ids = encoding.ids
         full = len(ids)
         if full == 0:
             return EncodedText([UNK_ID], 0, None, 1)
-        limit, head = self.truncation.max_length, self.head_tokens(direction)
-        if full > limit:
-            ids = _keep(ids, head, limit - head)
+        head, tail = self.sides(direction)
+        if full > self.truncation.max_length:
+            ids = _keep(ids, head, tail)
         return EncodedText(ids, full, encoding, head)
 
     def _takes_lean(self, text: str) -> bool:
@@ -153,8 +158,7 @@ class TextEncoder:
         return encoded
 
     def _windows(self, text: str, direction: Direction | None) -> tuple[str, str] | None:
-        head = self.head_tokens(direction)
-        windows = cut(text, head, self.truncation.max_length - head)
+        windows = cut(text, *self.sides(direction))
         return None if windows is None else (text[: windows.head_end], text[windows.tail_start :])
 
     def _joined(
@@ -162,14 +166,10 @@ class TextEncoder:
     ) -> EncodedText | None:
         """The kept ids from the two windows, or None when either holds too few tokens to
         leave its margin unused (the text is then tokenized whole)."""
-        head = self.head_tokens(direction)
-        tail = self.truncation.max_length - head
-        margin = MARGIN_TOKENS
-        if (head and len(head_part.ids) < head + margin) or (
-            tail and len(tail_part.ids) < tail + margin
-        ):
+        head, tail = self.sides(direction)
+        if not filled(len(head_part.ids), len(tail_part.ids), head, tail):
             return None
-        ids = head_part.ids[:head] + (tail_part.ids[-tail:] if tail else [])
+        ids = head_part.ids[:head] + _keep(tail_part.ids, 0, tail)
         # a lower bound of the whole text's count: above max_length, so `truncated` holds
         return EncodedText(ids, len(head_part.ids) + len(tail_part.ids), None, head)
 

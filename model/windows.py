@@ -59,3 +59,11 @@ def cut(text: str, head: int, tail: int) -> Windows | None:
     if head_end is None or tail_start is None or head_end >= tail_start:
         return None
     return Windows(head_end, tail_start)
+
+
+def filled(head_count: int, tail_count: int, head: int, tail: int) -> bool:
+    """Whether windows that gave `head_count` and `tail_count` tokens hold every kept token with
+    the margin to spare (a side that keeps nothing needs nothing)."""
+    return (not head or head_count >= head + MARGIN_TOKENS) and (
+        not tail or tail_count >= tail + MARGIN_TOKENS
+    )

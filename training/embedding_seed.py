@@ -18,6 +18,7 @@ from tokenizers import Tokenizer
 
 from model.text import PAD_TOKEN, UNK_TOKEN
 from training.teacher.encoder import encoder_folder
+from training.tokenizer import is_byte_token
 
 WORD_START = "\u2581"  # the student's metaspace marker
 WORD_VECTORS = "embeddings.word_embeddings.weight"
@@ -52,7 +53,7 @@ def encoder_word_vectors(folder: Path) -> tuple[Tokenizer, np.ndarray]:
 
 def spelling(token: str) -> tuple[str, bool] | None:
     """(the text a student token stands for, whether it starts a word); None: no spelling."""
-    if token in (PAD_TOKEN, UNK_TOKEN) or (token.startswith("<0x") and token.endswith(">")):
+    if token in (PAD_TOKEN, UNK_TOKEN) or is_byte_token(token):
         return None  # padding, unknown and byte tokens spell nothing
     if token.startswith(WORD_START):
         text = token[len(WORD_START) :]

@@ -159,8 +159,13 @@ def train_tokenizer(texts: Sequence[str], config: TrainConfig) -> Tokenizer:
 BYTE_CHARACTER_BASE = 0x110000  # past Unicode: a byte token's stand-in "code point" is this + b
 
 
+def is_byte_token(token: str) -> bool:
+    """A byte-fallback token, `<0xNN>` (see `byte_tokens`)."""
+    return token.startswith("<0x") and token.endswith(">") and len(token) == 6
+
+
 def _token_text(token: str, tokenizer: Tokenizer) -> list[int]:
-    if token.startswith("<0x") and token.endswith(">") and len(token) == 6:
+    if is_byte_token(token):
         return [BYTE_CHARACTER_BASE + int(token[3:5], 16)]
     if token.startswith("\u2581"):  # metaspace: a word start
         text = " " + token[1:]

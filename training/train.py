@@ -19,7 +19,6 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from model.text import TextEncoder
 from training import checkpoint, distributed
 from training.batching import bucketed_batches, make_batches, shard
 from training.checkpoint import Progress
@@ -119,17 +118,18 @@ class Trainer:
         if self.model.token_chars.size(0) > 1:  # character n-grams or character members
             table = token_characters(encoder.tokenizer, self.model.spec.char_width)
             self.model.token_chars.copy_(torch.tensor(table, dtype=torch.int32))
-        if self.config.embedding_seed:
-            self._seed_embeddings(encoder)
+        self.tokenizer = encoder.tokenizer
         self.model.to(self.placement.device)
 
-    def _seed_embeddings(self, encoder: TextEncoder) -> None:
-        """Start each recurrent member's token embedding from the encoder's vectors (a resumed
-        run then loads its own weights over them)."""
-        rows = seeded_rows(encoder.tokenizer, self.config.embedding_seed, self.config.embed_dim)
+    def _seed_embeddings(self) -> None:
+        """Start each recurrent member's token embedding from the encoder's vectors (a fresh
+        run only: a resumed one loads its own weights)."""
+        rows = seeded_rows(self.tokenizer, self.config.embedding_seed, self.config.embed_dim)
+        device = self.placement.device
+        ids, vectors = torch.from_numpy(rows.ids).to(device), torch.from_numpy(rows.vectors)
         with torch.no_grad():
             for member in self.model.recurrent or []:
-                member.embedding.weight[torch.from_numpy(rows.ids)] = torch.from_numpy(rows.vectors)
+                member.embedding.weight[ids] = vectors.to(device)
         self.progress.embedding_seed = {
             "encoder": self.config.embedding_seed,
             "coverage": round(rows.coverage, 4),
@@ -182,6 +182,8 @@ class Trainer:
             return
         if self.resume:
             log.warning("--resume: no %s yet, starting from scratch", last)
+        if self.config.embedding_seed:
+            self._seed_embeddings()
         self._build_optimiser()
         if self.model.ngrams is not None and self.placement.is_main:
             started = time.perf_counter()

@@ -65,6 +65,7 @@ def test_trainer_starts_from_the_seeded_rows(tmp_path: Path) -> None:
     )
     trainer = Trainer(config, resume=False)
     trainer.prepare()
+    trainer.restore_or_fit_ngrams()  # a fresh run: where the seeding happens
     embedding = trainer.model.recurrent[0].embedding.weight.detach()
     student = Tokenizer.from_file(str(tmp_path / "run" / "tokenizer.json"))
     rows = seeded_rows(student, ENCODER, config.embed_dim)
