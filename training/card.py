@@ -85,7 +85,19 @@ def _distillation_rows(manifest: Manifest) -> list[str]:
         f"{1 - record['distill_weight']:.2g} x cross-entropy on labels + "
         f"{record['distill_weight']:.2g} x KL divergence to the teacher at temperature "
         f"{record['distill_temperature']:g}. The teacher is not part of this bundle.",
+        *_misspelt_rows(record),
         "",
+    ]
+
+
+def _misspelt_rows(record: dict) -> list[str]:
+    copies = record.get("misspelt_rows", 0)
+    if not copies:
+        return []
+    return [
+        f"{copies:,} misspelt copies of the taught training rows (a letter dropped, doubled, "
+        "swapped or replaced by a key beside it) kept their rows' labels and teacher logits, "
+        "so typos read like the words they stand for."
     ]
 
 
@@ -151,6 +163,20 @@ def _architecture(arch: dict) -> str:
     return " and ".join(parts) + mixing + " all in one ONNX graph."
 
 
+def _temperature_rows(arch: dict) -> list[str]:
+    temperature = arch.get("temperature", 1.0)
+    if temperature == 1.0:
+        return []
+    return [
+        "## Calibration",
+        "The mix is fitted with every label of a validation file weighing alike, which decides "
+        f"the labels; its logits are then divided by a temperature of {temperature:.3f}, fitted "
+        "on the same validation with each label at its own share, so that confidences match "
+        "the label shares texts arrive with. Dividing by a temperature moves no label's rank.",
+        "",
+    ]
+
+
 def _length_rule_rows(cascade: dict[str, Any]) -> list[str]:
     shortest = int(cascade.get("min_tokens", 0))
     if shortest <= 1:
@@ -211,6 +237,7 @@ def render_card(manifest: Manifest) -> str:
         "",
         *_distillation_rows(manifest),
         *_embedding_seed_rows(manifest),
+        *_temperature_rows(arch),
         "## Metrics",
         *_metrics_rows(manifest),
         "",

@@ -254,6 +254,15 @@ class DistillationSection(_Section):
     transfer_rows: int = Field(
         -1, description="transfer-only rows (sentences, augmented) added; -1 = all"
     )
+    misspelt_copies: int = Field(
+        0,
+        ge=0,
+        description="copies with typos of every row the teacher labelled (its label "
+        "and logits kept; training/misspell.py)",
+    )
+    misspell_probability: float = Field(
+        0.2, ge=0, le=1, description="per word of 4+ letters in a misspelt copy: a typo"
+    )
 
 
 class ExportSection(_Section):
@@ -274,6 +283,13 @@ class ExportSection(_Section):
     )
     int8_tolerance: float = Field(
         0.5, description="accuracy points int8 may lose and still be the default"
+    )
+    # the mix is fitted with every label of a file alike (macro recall); its confidences then
+    # match label-balanced files, not the shares texts arrive with (docs/training.md, 2.6.0)
+    temperature: Literal["none", "natural"] = Field(
+        "none",
+        description="natural: before export, a temperature fitted on validation with every file "
+        "alike and its labels at their own shares, folded into the mix (labels unchanged)",
     )
     cascade: bool = Field(True, description="also export the n-gram member alone as a fast path")
     cascade_max_drop: float = Field(

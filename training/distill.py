@@ -18,7 +18,8 @@ import numpy as np
 from model.text import TextEncoder
 from training.config import TrainConfig
 from training.data import ALL_LABELS, LabelledTexts
-from training.prepare import EncodedSplit
+from training.misspell import Misspeller
+from training.prepare import EncodedSplit, encode
 from training.teacher.export import EXPORT_DIR
 from training.teacher.label import LABELS_DIR, read_soft_labels, text_hashes
 from training.teacher.runner import CARD, GRAPHS
@@ -72,6 +73,38 @@ def transfer_rows(
     return split, kinds
 
 
+def misspelt_texts(
+    texts: list[str], indices: list[int], copies: int, misspell: Misspeller
+) -> tuple[list[int], list[str]]:
+    """(source index, misspelt text) for `copies` rounds over `indices`; texts without a word
+    to misspell are skipped."""
+    sources, out = [], []
+    for _ in range(copies):
+        for i in indices:
+            copy = misspell(texts[i])
+            if copy is not None:
+                sources.append(i)
+                out.append(copy)
+    return sources, out
+
+
+def misspelt_copies(
+    config: TrainConfig, encoder: TextEncoder, texts: LabelledTexts, split: EncodedSplit
+) -> EncodedSplit:
+    """`misspelt_copies` copies of every training row the teacher labelled, with typos
+    (`training/misspell.py`): each keeps its row's label, weight and teacher logits."""
+    assert split.soft is not None
+    taught = np.flatnonzero(~np.isnan(split.soft[:, 0])).tolist()
+    misspell = Misspeller(config.seed, config.misspell_probability)
+    sources, copies = misspelt_texts(texts.texts, taught, config.misspelt_copies, misspell)
+    data = texts.subset(sources)
+    data.texts = copies
+    out = encode(encoder, data, "misspelt")
+    out.soft = split.soft[sources] if sources else np.empty((0, split.soft.shape[1]), np.float32)
+    log.info("distillation: %d misspelt copies of %d taught rows", len(out), len(taught))
+    return out
+
+
 def with_teacher(
     config: TrainConfig, encoder: TextEncoder, texts: LabelledTexts, split: EncodedSplit
 ) -> tuple[EncodedSplit, dict[str, Any]]:
@@ -83,6 +116,7 @@ def with_teacher(
     taught = int((~np.isnan(split.soft[:, 0])).sum())
     log.info("distillation: teacher logits on %d of %d training rows", taught, len(split))
     extra, kinds = transfer_rows(config, encoder, soft)
+    misspelt = misspelt_copies(config, encoder, texts, split)
     card = json.loads((folder / EXPORT_DIR / CARD).read_text())
     record = {
         "teacher": card["name"],
@@ -95,4 +129,6 @@ def with_teacher(
         "distill_weight": config.distill_weight,
         "distill_temperature": config.distill_temperature,
     }
-    return EncodedSplit.concat([split, extra], split.name), record
+    if len(misspelt):
+        record["misspelt_rows"] = len(misspelt)
+    return EncodedSplit.concat([split, misspelt, extra], split.name), record

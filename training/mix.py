@@ -3,7 +3,9 @@
 Validation rows are weighed so that every file counts alike (a 2,000-tweet file as much as a
 2,500-review one), and, with `mix_balance_labels`, every label alike within a file: the service
 does not know the label priors of what it will be sent. The fit is a small logistic regression
-(two numbers per member and a bias per label), so it also calibrates the mixed probabilities.
+(two numbers per member and a bias per label), so it also calibrates the mixed probabilities,
+for label-balanced files. `fit_temperature` and `fold_temperature` recalibrate them afterwards
+for the label shares texts arrive with, without moving any label's rank.
 """
 
 from __future__ import annotations
@@ -90,3 +92,30 @@ def fit_mix(
         model.mix.zero_()
         model.mix[active] = scale
         model.mix_bias.copy_(bias)
+
+
+def fit_temperature(logits: Tensor, split: EncodedSplit, weights: Tensor) -> float:
+    """The temperature T minimising the weighted cross-entropy of softmax(logits / T) on
+    validation (each row scored over the labels it could have had)."""
+    targets = torch.tensor(split.labels)
+    mask = allowed_mask(split.allowed, logits.size(1))
+    fixed = logits.detach()
+    log_t = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = masked_cross_entropy(fixed / log_t.exp(), targets, mask, weights)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp())
+
+
+@torch.no_grad()
+def fold_temperature(model: SentimentClassifier, temperature: float) -> None:
+    """Divide the mixed logits by `temperature` inside the mix: its weights and bias are
+    linear in them, so the graph is unchanged and every label keeps its rank."""
+    model.mix.div_(temperature)
+    model.mix_bias.div_(temperature)

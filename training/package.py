@@ -46,7 +46,13 @@ from training.export import (
     share_large_initializers,
     verify_export,
 )
-from training.mix import balanced_weights, member_logits, mixed
+from training.mix import (
+    balanced_weights,
+    fit_temperature,
+    fold_temperature,
+    member_logits,
+    mixed,
+)
 from training.models import SentimentClassifier
 from training.onnx_classifier import OnnxClassifier
 from training.prepare import (
@@ -88,6 +94,24 @@ def _write_graphs(
     if quantize:
         quantize_int8(folder / MODEL_FILE, folder / INT8_MODEL_FILE, config.int8_tables)
     return report
+
+
+def calibrate_for_natural_shares(
+    model: SentimentClassifier, validation: dict[str, LabelledTexts], encoder: TextEncoder
+) -> float:
+    """Fit a temperature on validation (files alike, labels at their own shares) and fold it
+    into the mix; returns it (1.0 for a model without a mix, which has nothing to fold into)."""
+    if len(model.member_names) < 2:
+        return 1.0
+    files = [encode(encoder, data, name) for name, data in validation.items()]
+    joined = EncodedSplit.concat(files, "validation")
+    members = member_logits(model, joined, 128, torch.device("cpu"))
+    logits = mixed(model, members, torch.tensor(joined.lengths()))
+    temperature = fit_temperature(logits, joined, balanced_weights(files, balance_labels=False))
+    fold_temperature(model, temperature)
+    log.info("temperature %.4f fitted on validation (natural label shares), folded into the mix",
+             temperature)  # fmt: skip
+    return temperature
 
 
 def _write_cascade(
@@ -258,6 +282,9 @@ def export_bundle(
     quantize = config.quantize if quantize is None else quantize
     encoder = TextEncoder.from_file(run_dir / TOKENIZER_NAME, truncation_of(config))
     validation = load_validation(run_dir)
+    temperature = 1.0
+    if config.temperature == "natural":
+        temperature = calibrate_for_natural_shares(model, validation, encoder)
     texts = [t for data in validation.values() for t in data.texts]
     rows = mixed_length_rows(encoder.ids_only(texts), VERIFY_ROWS)
     staging = out_dir.with_name(out_dir.name + ".partial")
@@ -269,6 +296,7 @@ def export_bundle(
     if quantize:
         variants["int8"] = Variant(INT8_MODEL_FILE, "int8")
     manifest = _manifest(config, model, report, variants, progress.data)
+    manifest.architecture["temperature"] = temperature
     manifest.distillation = progress.distillation
     if config.cascade and model.ngrams is not None and model.recurrent is not None:
         manifest.cascade = _write_cascade(model, config, validation, encoder, staging)

@@ -224,3 +224,38 @@ def test_a_release_of_the_same_weights_takes_version_card_and_export_only(tmp_pa
     assert (config.version, config.release_notes) == ("2.0.1", ["2.0.1: adds int8"])
     assert (config.quantize, config.int8_tables) == (True, False)
     assert config.epochs == 5 and config.train_files == run.train_files  # the run's training
+
+
+@pytest.mark.slow  # trains a run
+def test_a_natural_temperature_is_folded_into_the_mix_and_moves_no_label(tmp_path: Path):
+    from model.bundle import CARD_FILE, load_bundle
+    from model.text import TextEncoder
+    from tests.factories import train_run
+    from training import checkpoint
+    from training.package import calibrate_for_natural_shares, export_bundle
+    from training.prepare import TOKENIZER_NAME, load_validation, truncation_of
+
+    run = train_run(
+        tmp_path / "run",
+        train_files=["imdb/train.tsv.gz"],
+        max_train_rows=400,
+        val_split="random",
+        temperature="natural",
+    )
+    model, config = checkpoint.restore_model(checkpoint.load(run / checkpoint.BEST))
+    model.eval()
+    encoder = TextEncoder.from_file(run / TOKENIZER_NAME, truncation_of(config))
+    validation = load_validation(run)
+    ids = torch.from_numpy(pad_batch(encoder.ids_only(validation["imdb-train"].texts[:64])))
+    with torch.no_grad():
+        before = model(ids)
+    temperature = calibrate_for_natural_shares(model, validation, encoder)
+    with torch.no_grad():
+        after = model(ids)
+    assert temperature != 1.0 and temperature > 0
+    torch.testing.assert_close(after, before / temperature, rtol=1e-4, atol=1e-5)
+    assert torch.equal(after.argmax(1), before.argmax(1))
+
+    bundle = load_bundle(export_bundle(run, tmp_path / "bundle", quantize=False))
+    assert bundle.manifest.architecture["temperature"] == pytest.approx(temperature)
+    assert "## Calibration" in (bundle.directory / CARD_FILE).read_text()

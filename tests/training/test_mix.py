@@ -2,7 +2,14 @@
 
 import torch
 
-from training.mix import balanced_weights, fit_mix, member_logits, mixed
+from training.mix import (
+    balanced_weights,
+    fit_mix,
+    fit_temperature,
+    fold_temperature,
+    member_logits,
+    mixed,
+)
 from training.models import ModelSpec, SentimentClassifier
 from training.prepare import EncodedSplit
 
@@ -51,3 +58,25 @@ def test_fitted_mix_favours_the_member_that_knows_the_labels() -> None:
     predicted = mixed(model, [knowing, noise], lengths).argmax(1)
     assert (predicted == labels).all()
     assert model.mix[0, 0].abs() > model.mix[1, 0].abs()
+
+
+def test_a_fitted_temperature_makes_overconfident_logits_honest_and_keeps_every_rank() -> None:
+    """Labels drawn from softmax(z) but served as softmax(3 z): the fit must find T near 3,
+    and folding it into the mix must give softmax(z) while no argmax moves."""
+    generator = torch.Generator().manual_seed(2)
+    true_logits = torch.randn(4000, 2, generator=generator) * 1.5
+    labels = torch.multinomial(torch.softmax(true_logits, 1), 1, generator=generator).squeeze(1)
+    data = EncodedSplit("a", [[2, 3]] * 4000, labels.tolist(), [3] * 4000, [1.0] * 4000)
+    members = [true_logits * 3.0, torch.zeros(4000, 2)]
+    model = tiny_ensemble()
+    with torch.no_grad():
+        model.mix.copy_(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+        model.mix_bias.zero_()
+    lengths = torch.tensor(data.lengths())
+    before = mixed(model, members, lengths)
+    temperature = fit_temperature(before, data, balanced_weights([data], balance_labels=False))
+    assert 2.6 < temperature < 3.4
+    fold_temperature(model, temperature)
+    after = mixed(model, members, lengths)
+    torch.testing.assert_close(after, before / temperature)
+    assert torch.equal(after.argmax(1), before.argmax(1))

@@ -189,6 +189,33 @@ def test_the_pipeline_resumes_exports_and_labels_in_chunks(configs) -> None:
     )
     assert set(record["transfer_rows"]) == {"sentence", "augment"}
     assert not np.isnan(taught.soft[len(split.train) :]).any()  # transfer rows all carry logits
+    assert "misspelt_rows" not in record  # off unless asked for
+
+    # misspelt copies of the taught rows: each keeps its row's label, weight and logits
+    from training.distill import misspelt_copies, misspelt_texts
+    from training.misspell import Misspeller
+
+    typos = config_from_dict({**student.to_dict(), "teacher_dir": str(out), "misspelt_copies": 2})
+    with_typos, record = with_teacher(
+        typos, encoder, split.train, encode(encoder, split.train, "t")
+    )
+    assert len(with_typos) == len(taught) + record["misspelt_rows"] > len(taught)
+    clean = encode(encoder, split.train, "train")
+    clean.soft = taught.soft[: len(split.train)]
+    copies = misspelt_copies(typos, encoder, split.train, clean)
+    taught_rows = np.flatnonzero(~np.isnan(clean.soft[:, 0])).tolist()
+    sources, texts = misspelt_texts(split.train.texts, taught_rows, 2, Misspeller(typos.seed, 0.2))
+    assert len(copies) == len(sources) == record["misspelt_rows"]
+    assert copies.rows == encoder.ids_only(texts)
+    for k, source in enumerate(sources):
+        assert (copies.labels[k], copies.weights[k]) == (
+            clean.labels[source],
+            clean.weights[source],
+        )
+        assert np.array_equal(copies.soft[k], clean.soft[source])
+        assert texts[k] != split.train.texts[source]
+    changed = sum(row != clean.rows[s] for row, s in zip(copies.rows, sources, strict=True))
+    assert changed == len(sources)  # no typo is undone by the tokenizer's normalisation
 
 
 def test_the_transfer_set_is_made_again_when_its_settings_change(configs) -> None:
