@@ -2,9 +2,11 @@
 
 The scores are the ones `python -m training export` measured with ONNX Runtime on the
 official test splits and wrote into each manifest; the floors are the current releases' figures
-(sentiment-en 2.5.0, sentiment-ko 2.0.0) rounded down, so a re-export that loses accuracy fails
+(sentiment-en 2.6.0, sentiment-ko 2.0.0) rounded down, so a re-export that loses accuracy fails
 here. The distillation issue's goals (IMDB 91.5 served, SST-2 88.0, TweetEval 66.0 macro recall,
-NSMC 88.0) are not all reached: docs/training.md reports each figure beside its goal.
+NSMC 88.0) are not all reached: docs/training.md reports each figure beside its goal. 2.6.0
+traded SemEval (restaurants 0.709 -> 0.680, laptops 0.691 -> 0.681) and 0.1 point of IMDB's whole
+model (served: 91.72) for TweetEval, Alexa, Sanders and typos (docs/training.md).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 BUNDLES = REPO / "model" / "bundles"
 # (bundle, evaluation set, metric, the current release's figure rounded down)
 TARGETS = [
-    ("sentiment-en", "imdb-test", "accuracy", 0.915),
-    ("sentiment-en", "sst2-sent_test", "accuracy", 0.892),
-    ("sentiment-en", "tweeteval-test", "macro_recall", 0.656),
-    ("sentiment-en", "semeval14-absa-restaurants_test", "macro_recall", 0.709),
-    ("sentiment-en", "semeval14-absa-laptops_test", "macro_recall", 0.691),
+    ("sentiment-en", "imdb-test", "accuracy", 0.914),
+    ("sentiment-en", "sst2-sent_test", "accuracy", 0.890),
+    ("sentiment-en", "tweeteval-test", "macro_recall", 0.660),
+    ("sentiment-en", "semeval14-absa-restaurants_test", "macro_recall", 0.680),
+    ("sentiment-en", "semeval14-absa-laptops_test", "macro_recall", 0.681),
     ("sentiment-ko", "nsmc-ratings_test", "accuracy", 0.878),
 ]
 MAX_BYTES = 25_000_000
