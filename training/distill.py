@@ -100,7 +100,7 @@ def misspelt_copies(
     data = texts.subset(sources)
     data.texts = copies
     out = encode(encoder, data, "misspelt")
-    out.soft = split.soft[sources] if sources else np.empty((0, split.soft.shape[1]), np.float32)
+    out.soft = split.soft[sources]  # [0, C] when there are none
     log.info("distillation: %d misspelt copies of %d taught rows", len(out), len(taught))
     return out
 

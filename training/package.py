@@ -96,18 +96,38 @@ def _write_graphs(
     return report
 
 
-def calibrate_for_natural_shares(
-    model: SentimentClassifier, validation: dict[str, LabelledTexts], encoder: TextEncoder
-) -> float:
+@dataclasses.dataclass
+class ValidationLogits:
+    """Each member's logits on every validation row, computed once per export: the temperature
+    and the cascade both need them, and folding a temperature into the mix leaves them as they
+    are (it changes how members are mixed, not what they say)."""
+
+    files: list[EncodedSplit]
+    joined: EncodedSplit
+    members: list[torch.Tensor]
+
+    @classmethod
+    def of(
+        cls,
+        model: SentimentClassifier,
+        validation: dict[str, LabelledTexts],
+        encoder: TextEncoder,
+    ) -> ValidationLogits:
+        files = [encode(encoder, data, name) for name, data in validation.items()]
+        joined = EncodedSplit.concat(files, "validation")
+        return cls(files, joined, member_logits(model, joined, 128, torch.device("cpu")))
+
+    def mixed(self, model: SentimentClassifier) -> torch.Tensor:
+        return mixed(model, self.members, torch.tensor(self.joined.lengths()))
+
+
+def calibrate_for_natural_shares(model: SentimentClassifier, scored: ValidationLogits) -> float:
     """Fit a temperature on validation (files alike, labels at their own shares) and fold it
     into the mix; returns it (1.0 for a model without a mix, which has nothing to fold into)."""
     if len(model.member_names) < 2:
         return 1.0
-    files = [encode(encoder, data, name) for name, data in validation.items()]
-    joined = EncodedSplit.concat(files, "validation")
-    members = member_logits(model, joined, 128, torch.device("cpu"))
-    logits = mixed(model, members, torch.tensor(joined.lengths()))
-    temperature = fit_temperature(logits, joined, balanced_weights(files, balance_labels=False))
+    weights = balanced_weights(scored.files, balance_labels=False)
+    temperature = fit_temperature(scored.mixed(model), scored.joined, weights)
     fold_temperature(model, temperature)
     log.info("temperature %.4f fitted on validation (natural label shares), folded into the mix",
              temperature)  # fmt: skip
@@ -115,17 +135,11 @@ def calibrate_for_natural_shares(
 
 
 def _write_cascade(
-    model: SentimentClassifier,
-    config: TrainConfig,
-    validation: dict[str, LabelledTexts],
-    encoder: TextEncoder,
-    folder: Path,
+    model: SentimentClassifier, config: TrainConfig, scored: ValidationLogits, folder: Path
 ) -> dict[str, Any]:
     """Calibrate the fast path, choose its threshold on validation, export and verify it."""
-    files = [encode(encoder, data, name) for name, data in validation.items()]
-    joined = EncodedSplit.concat(files, "validation")
-    members = member_logits(model, joined, 128, torch.device("cpu"))
-    full = mixed(model, members, torch.tensor(joined.lengths()))
+    files, joined, members = scored.files, scored.joined, scored.members
+    full = scored.mixed(model)
     weights = balanced_weights(files, config.mix_balance_labels)
     scale, bias = fit_fast_calibration(members[-1], joined, weights)
     fast_path = FastPath(model, scale, bias)
@@ -282,9 +296,13 @@ def export_bundle(
     quantize = config.quantize if quantize is None else quantize
     encoder = TextEncoder.from_file(run_dir / TOKENIZER_NAME, truncation_of(config))
     validation = load_validation(run_dir)
+    cascade = config.cascade and model.ngrams is not None and model.recurrent is not None
+    scored = None
+    if config.temperature == "natural" or cascade:
+        scored = ValidationLogits.of(model, validation, encoder)
     temperature = 1.0
-    if config.temperature == "natural":
-        temperature = calibrate_for_natural_shares(model, validation, encoder)
+    if config.temperature == "natural" and scored is not None:
+        temperature = calibrate_for_natural_shares(model, scored)
     texts = [t for data in validation.values() for t in data.texts]
     rows = mixed_length_rows(encoder.ids_only(texts), VERIFY_ROWS)
     staging = out_dir.with_name(out_dir.name + ".partial")
@@ -298,8 +316,8 @@ def export_bundle(
     manifest = _manifest(config, model, report, variants, progress.data)
     manifest.architecture["temperature"] = temperature
     manifest.distillation = progress.distillation
-    if config.cascade and model.ngrams is not None and model.recurrent is not None:
-        manifest.cascade = _write_cascade(model, config, validation, encoder, staging)
+    if cascade and scored is not None:
+        manifest.cascade = _write_cascade(model, config, scored, staging)
         manifest.cascade["shared_tables"] = share_tables(staging, pad_batch(rows[:8]))
     write_manifest(staging, manifest)
     held = {f"validation:{name}": data for name, data in validation.items()}

@@ -232,7 +232,7 @@ def test_a_natural_temperature_is_folded_into_the_mix_and_moves_no_label(tmp_pat
     from model.text import TextEncoder
     from tests.factories import train_run
     from training import checkpoint
-    from training.package import calibrate_for_natural_shares, export_bundle
+    from training.package import ValidationLogits, calibrate_for_natural_shares, export_bundle
     from training.prepare import TOKENIZER_NAME, load_validation, truncation_of
 
     run = train_run(
@@ -249,7 +249,8 @@ def test_a_natural_temperature_is_folded_into_the_mix_and_moves_no_label(tmp_pat
     ids = torch.from_numpy(pad_batch(encoder.ids_only(validation["imdb-train"].texts[:64])))
     with torch.no_grad():
         before = model(ids)
-    temperature = calibrate_for_natural_shares(model, validation, encoder)
+    scored = ValidationLogits.of(model, validation, encoder)
+    temperature = calibrate_for_natural_shares(model, scored)
     with torch.no_grad():
         after = model(ids)
     assert temperature != 1.0 and temperature > 0
