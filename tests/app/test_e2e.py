@@ -6,12 +6,14 @@ import asyncio
 import json
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import support
 from tests.support import server, wait_for_queue, wait_for_queue_over, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(90)]
@@ -154,3 +156,33 @@ async def test_bad_default_bundle_exits_1_naming_the_file(model_dir: Path, tmp_p
         exit_code = process.wait(timeout=30)
     assert exit_code == 1
     assert "model.onnx" in log.read_text() and "sha256" in log.read_text()
+
+
+async def test_a_start_that_cannot_bind_fails_with_the_servers_log(
+    bundles_root: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as holder:  # another process holds the gRPC port
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = str(holder.getsockname()[1])
+        failure = f"Failed to bind to address 127.0.0.1:{taken}"
+        with (
+            pytest.raises(AssertionError, match=failure),
+            server(bundles_root, tmp_path / "log", SENTIMENT_GRPC_PORT=taken) as (_, base),
+        ):
+            await wait_until(f"{base}/ready", 200, timeout=1)
+
+
+async def test_a_port_taken_between_pick_and_bind_is_picked_again(
+    bundles_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_pick = support.free_port
+    with socket.socket() as holder:  # the first port picked is taken before the server binds it
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        picks = iter([taken])
+        monkeypatch.setattr(support, "free_port", lambda *t: next(picks, 0) or real_pick(*t))
+        with server(bundles_root, tmp_path / "log") as (_, base):
+            await wait_until(f"{base}/ready", 200)
+    assert not base.endswith(f":{taken}")

@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import free_port, server, wait_until
+from tests.support import children_of, free_port, server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(120)]
 ADMIN_KEY = "admin-s3cret"
@@ -25,18 +25,6 @@ TWO = {
     "SENTIMENT_ADMIN_KEY": ADMIN_KEY,
 }
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            after_name = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(after_name[1]) == pid:
-            found.append(int(stat.parent.name))
-    return sorted(found)
 
 
 def gone(pid: int, timeout: float = 15) -> bool:
