@@ -107,7 +107,7 @@ def _log_tail(log: Path, lines: int = 30) -> str:
 def server(model_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
     """A real `python -m app` on a free port, yielded once it listens (or has exited). A start
     that lost a port to another process is retried on fresh ports; a failure inside the block
-    after the process exited carries the end of its log."""
+    carries the end of the server's log."""
     taken = [int(port) for port in (env.get("SENTIMENT_GRPC_PORT"),) if port]
     for _ in range(3):
         port = free_port(*taken)
@@ -117,9 +117,8 @@ def server(model_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.
     try:
         yield process, f"http://127.0.0.1:{port}"
     except AssertionError as failure:
-        if process.poll() is None:
-            raise
-        ended = f"the server exited with {process.returncode}; its log ends:\n{_log_tail(log)}"
+        state = "runs" if process.poll() is None else f"exited with {process.returncode}"
+        ended = f"the server {state}; its log ends:\n{_log_tail(log)}"
         raise AssertionError(f"{failure}\n{ended}") from failure
     finally:
         if process.poll() is None:
