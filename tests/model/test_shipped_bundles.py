@@ -2,9 +2,10 @@
 
 The scores are the ones `python -m training export` measured with ONNX Runtime on the
 official test splits and wrote into each manifest; the floors are the current releases' figures
-(sentiment-en 2.6.0, sentiment-ko 2.0.0) rounded down, so a re-export that loses accuracy fails
+(sentiment-en 2.6.0, sentiment-ko 2.1.0) rounded down, so a re-export that loses accuracy fails
 here. The distillation issue's goals (IMDB 91.5 served, SST-2 88.0, TweetEval 66.0 macro recall,
-NSMC 88.0) are not all reached: docs/training.md reports each figure beside its goal. 2.6.0
+NSMC 88.0) are reached; the behaviour and ECE goals not all: docs/training.md reports each
+figure beside its goal. 2.6.0
 traded SemEval (restaurants 0.709 -> 0.680, laptops 0.691 -> 0.681) and 0.1 point of IMDB's whole
 model (served: 91.72) for TweetEval, Alexa, Sanders and typos (docs/training.md).
 """
@@ -28,7 +29,7 @@ TARGETS = [
     ("sentiment-en", "tweeteval-test", "macro_recall", 0.660),
     ("sentiment-en", "semeval14-absa-restaurants_test", "macro_recall", 0.680),
     ("sentiment-en", "semeval14-absa-laptops_test", "macro_recall", 0.681),
-    ("sentiment-ko", "nsmc-ratings_test", "accuracy", 0.878),
+    ("sentiment-ko", "nsmc-ratings_test", "accuracy", 0.882),
 ]
 MAX_BYTES = 25_000_000
 
