@@ -149,7 +149,7 @@ class TokenizerSection(_Section):
     """[tokenizer]: the subword vocabulary, normalisation and truncation."""
 
     tokenizer: Literal[TOKENIZERS] = Field(
-        "bpe", description="bpe (deterministic), wordpiece or unigram (ids vary run to run)"
+        "bpe", description="bpe (same texts, same ids), wordpiece or unigram (ids vary run to run)"
     )
     vocab_size: int = Field(30000, description="subword vocabulary, [PAD] and [UNK] included")
     byte_fallback: bool = Field(

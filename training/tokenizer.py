@@ -11,6 +11,7 @@ training split is ever shown to the trainer.
 from __future__ import annotations
 
 import string
+from collections import Counter
 from collections.abc import Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -140,6 +141,19 @@ def with_byte_fallback(tokenizer: Tokenizer) -> Tokenizer:
     return Tokenizer.from_str(json.dumps(data))
 
 
+def most_common_characters(texts: Sequence[str], tokenizer: Tokenizer, limit: int) -> list[str]:
+    """The `limit` most frequent characters of the pre-tokenized words, ties broken by code
+    point. The BPE trainer's own cut at `limit_alphabet` breaks ties in hash order, which
+    varies from process to process: one run kept "삐" and another "껐" (equal counts), and every
+    id and merge after them moved."""
+    counts: Counter[str] = Counter()
+    normalize, split = tokenizer.normalizer.normalize_str, tokenizer.pre_tokenizer.pre_tokenize_str
+    for text in texts:
+        counts.update("".join(word for word, _ in split(normalize(text))))
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [character for character, _ in ranked[:limit]]
+
+
 def train_tokenizer(texts: Sequence[str], config: TrainConfig) -> Tokenizer:
     """Fit a subword tokenizer on `texts` (the training split only)."""
     model, trainer, decoder = _model_and_trainer(config)
@@ -147,6 +161,8 @@ def train_tokenizer(texts: Sequence[str], config: TrainConfig) -> Tokenizer:
     tokenizer.normalizer = build_normalizer(config.normalizer_steps, config.lowercase)
     tokenizer.pre_tokenizer = build_pre_tokenizer(config.tokenizer)
     tokenizer.decoder = decoder
+    if config.tokenizer == "bpe":  # the kept alphabet, chosen the same way in every process
+        trainer.initial_alphabet = most_common_characters(texts, tokenizer, ALPHABET_LIMIT)
     tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
     if config.byte_fallback:
         tokenizer = with_byte_fallback(tokenizer)

@@ -4,8 +4,14 @@ from hypothesis import strategies as st
 
 from model.bundle import Truncation
 from model.text import UNK_ID, TextEncoder
+from training import tokenizer as tokenizer_module
 from training.config import NORMALIZER_STEPS, TOKENIZERS, config_from_dict
-from training.tokenizer import build_normalizer, token_characters, train_tokenizer
+from training.tokenizer import (
+    build_normalizer,
+    most_common_characters,
+    token_characters,
+    train_tokenizer,
+)
 
 pytestmark = pytest.mark.unit  # no torch, no ../shared/data
 
@@ -128,3 +134,23 @@ def test_every_tokenizer_kind_reserves_pad_and_unk(kind: str):
     )
     tokenizer = train_tokenizer(ENGLISH + KOREAN, config)
     assert tokenizer.token_to_id("[PAD]") == 0 and tokenizer.token_to_id("[UNK]") == 1
+
+
+def test_the_alphabet_keeps_the_most_common_characters_ties_by_code_point():
+    tokenizer = train_tokenizer(["ab"] * 5, config_from_dict({"vocab_size": 300}))
+    texts = ["z z z", "y y x x", "w w v v", "c b a"]  # z 3 times; y, x, w, v twice; c, b, a once
+    kept = most_common_characters(texts, tokenizer, 4)
+    assert kept == ["▁", "z", "v", "w"]  # "▁" (a word start) 14, z 3, then v before w, x, y
+
+
+def test_bpe_keeps_the_same_alphabet_when_characters_tie_at_the_limit(monkeypatch):
+    # 40 characters seen twice each compete for 21 places: the trainer alone broke such ties in
+    # hash order, which changes from run to run
+    monkeypatch.setattr(tokenizer_module, "ALPHABET_LIMIT", 21)
+    texts = [" ".join(chr(0xAC00 + i) * 2 for i in range(40))] * 3
+    config = config_from_dict({"vocab_size": 300})
+    expected = most_common_characters(texts, train_tokenizer(texts, config), 21)
+    for _ in range(5):
+        vocab = train_tokenizer(texts, config).get_vocab()
+        singles = {t for t in vocab if len(t) == 1 and not t.startswith("<0x")}
+        assert singles == set(expected)
