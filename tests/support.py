@@ -108,7 +108,8 @@ def server(model_dir: Path, log: Path, **env: str) -> Iterator[tuple[subprocess.
     """A real `python -m app` on a free port, yielded once it listens (or has exited). A start
     that lost a port to another process is retried on fresh ports; a failure inside the block
     carries the end of the server's log."""
-    taken = [int(port) for port in (env.get("SENTIMENT_GRPC_PORT"),) if port]
+    grpc_port = env.get("SENTIMENT_GRPC_PORT")  # a caller's own pick stays off the HTTP port
+    taken = (int(grpc_port),) if grpc_port else ()
     for _ in range(3):
         port = free_port(*taken)
         process = _start(model_dir, log, port, env)
